@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Both create .venv from a bare python3 (3.11) when it is missing and install the
+# exact versions in requirements.lock; re-running with nothing changed installs nothing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+SCALE ?= small
+export PATH := $(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup run test lint dbt-test pytest ui bench docs clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
+		|| { echo "Set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+
+	$(BIN)/python -m pip install -qq -r requirements.lock
+	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/leadscore run
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory dbt-test
+	$(MAKE) --no-print-directory pytest
+
+lint: $(STAMP)
+	$(BIN)/sqlfluff lint models tests/dbt analyses --processes 2
+
+# dbt build (every model, seed, data test and unit test) on a small generated data set
+# in a throw-away folder, so it never touches the demo warehouse.
+dbt-test: $(STAMP)
+	$(BIN)/python -m orchestration.testing.dbt_smoke
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+ui: $(STAMP)
+	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
+
+bench: $(STAMP)
+	$(BIN)/leadscore bench --scale $(SCALE)
+
+docs: $(STAMP)
+	$(BIN)/dbt docs generate
+
+clean:
+	rm -rf target logs dbt_packages data/warehouse.duckdb data/serving

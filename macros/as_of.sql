@@ -1,0 +1,25 @@
+{#- The point in time of a scoring run. Nothing on or after it counts.
+    var('as_of') accepts 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS]' or ISO 'YYYY-MM-DDTHH:MM:SS'
+    (read as UTC); default: the run's start (UTC). -#}
+{% macro as_of_string() -%}
+    {%- set raw = var('as_of', none) -%}
+    {%- if raw is none or (raw | string | trim) == '' -%}
+        {{- return(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) -}}
+    {%- endif -%}
+    {%- set text = (raw | string | trim).replace('T', ' ').rstrip('Z') -%}
+    {%- set ns = namespace(parsed=none) -%}
+    {%- for fmt in ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%d'] -%}
+        {%- if ns.parsed is none -%}
+            {%- set attempt = modules.datetime.datetime.strptime(text, fmt) if text | length == (modules.datetime.datetime(2000, 1, 1).strftime(fmt) | length) else none -%}
+            {%- set ns.parsed = attempt -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ns.parsed is none -%}
+        {{ exceptions.raise_compiler_error("var 'as_of' must look like YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS' (UTC), got: " ~ raw) }}
+    {%- endif -%}
+    {{- return(ns.parsed.strftime('%Y-%m-%d %H:%M:%S')) -}}
+{%- endmacro %}
+
+{% macro as_of() -%}
+    cast('{{ as_of_string() }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}

@@ -1,0 +1,124 @@
+{#- Small portable helpers. Each is a dispatcher with a default__ built from dbt's
+    cross-database macros and an adapter-specific version only where the SQL differs. -#}
+
+{#- Text -> UTC timestamp without time zone; null when it does not parse.
+    Accepts ISO-8601 with or without an offset; no offset means UTC. -#}
+{% macro parse_timestamp_utc(expr) -%}
+    {{ return(adapter.dispatch('parse_timestamp_utc', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_timestamp_utc(expr) -%}
+    {{ dbt.safe_cast(expr, api.Column.translate_type('timestamp')) }}
+{%- endmacro %}
+
+{% macro duckdb__parse_timestamp_utc(expr) -%}
+    timezone('UTC', try_cast(trim({{ expr }}) as timestamptz))
+{%- endmacro %}
+
+{% macro spark__parse_timestamp_utc(expr) -%}
+    to_utc_timestamp(try_cast(trim({{ expr }}) as timestamp), 'UTC')
+{%- endmacro %}
+
+{#- Text -> decimal(18, 2); null when it is not a plain number. -#}
+{% macro parse_amount(expr) -%}
+    {{ return(adapter.dispatch('parse_amount', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_amount(expr) -%}
+    {{ dbt.safe_cast('trim(' ~ expr ~ ')', 'decimal(18, 2)') }}
+{%- endmacro %}
+
+{% macro duckdb__parse_amount(expr) -%}
+    try_cast(trim({{ expr }}) as decimal(18, 2))
+{%- endmacro %}
+
+{#- Text -> integer; null when it does not parse. -#}
+{% macro parse_integer(expr) -%}
+    {{ return(adapter.dispatch('parse_integer', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_integer(expr) -%}
+    {{ dbt.safe_cast('trim(' ~ expr ~ ')', api.Column.translate_type('integer')) }}
+{%- endmacro %}
+
+{% macro duckdb__parse_integer(expr) -%}
+    try_cast(trim({{ expr }}) as integer)
+{%- endmacro %}
+
+{#- Text -> date; null when it does not parse. -#}
+{% macro parse_date(expr) -%}
+    {{ return(adapter.dispatch('parse_date', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_date(expr) -%}
+    {{ dbt.safe_cast('trim(' ~ expr ~ ')', 'date') }}
+{%- endmacro %}
+
+{% macro duckdb__parse_date(expr) -%}
+    try_cast(trim({{ expr }}) as date)
+{%- endmacro %}
+
+{#- Pseudonymise an e-mail address: the clear text never leaves staging. -#}
+{% macro hash_email(expr) -%}
+    {{ return(adapter.dispatch('hash_email', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__hash_email(expr) -%}
+    {{ dbt.hash('lower(trim(' ~ expr ~ '))') }}
+{%- endmacro %}
+
+{% macro duckdb__hash_email(expr) -%}
+    sha256(lower(trim({{ expr }})))
+{%- endmacro %}
+
+{#- A fingerprint of a row's content (the listed text columns), used to tell an exact
+    re-delivery from a conflicting one. Nulls and empty strings are kept apart. -#}
+{% macro row_fingerprint(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce('|' || cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{#- The raw row as a JSON object text, for the quarantine (readable, portable). -#}
+{% macro raw_row_json(columns, relation_alias=none) -%}
+    {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
+    {%- set parts = ["'{'"] -%}
+    {%- for column in columns -%}
+        {%- set key = "'" ~ ('' if loop.first else ', ') ~ '"' ~ column ~ '": ' ~ "'" -%}
+        {%- set value = "coalesce('\"' || replace(replace(cast(" ~ prefix ~ column ~ " as " ~ dbt.type_string() ~ "), '\\', '\\\\'), '\"', '\\\"') || '\"', 'null')" -%}
+        {%- do parts.append(key) -%}
+        {%- do parts.append(value) -%}
+    {%- endfor -%}
+    {%- do parts.append("'}'") -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{#- Great-circle distance in kilometres (haversine), from plain trigonometry. -#}
+{% macro haversine_km(lat1, lon1, lat2, lon2) -%}
+    (2 * 6371.0 * asin(sqrt(
+        power(sin(({{ lat2 }} - {{ lat1 }}) * 0.017453292519943295 / 2), 2)
+        + cos({{ lat1 }} * 0.017453292519943295) * cos({{ lat2 }} * 0.017453292519943295)
+        * power(sin(({{ lon2 }} - {{ lon1 }}) * 0.017453292519943295 / 2), 2)
+    )))
+{%- endmacro %}
+
+{#- Exponential time decay: 0.5 ^ (age_days / half_life_days). -#}
+{% macro decay_factor(age_days, half_life_days) -%}
+    power(0.5, cast({{ age_days }} as {{ dbt.type_float() }}) / nullif(cast({{ half_life_days }} as {{ dbt.type_float() }}), 0))
+{%- endmacro %}
+
+{#- The path of a URL: scheme, host, query string and fragment removed ('' for the root). -#}
+{% macro url_path(expr) -%}
+    {{ return(adapter.dispatch('url_path', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__url_path(expr) -%}
+    lower(regexp_replace(regexp_replace(trim({{ expr }}), '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*', ''), '[?#].*$', ''))
+{%- endmacro %}
+
+{#- A readable surrogate key: '<key><separator><version>' ('initial' when version is null). -#}
+{% macro version_id(key_expr, version_expr, separator='@') -%}
+    {{ dbt.concat([key_expr, "'" ~ separator ~ "'", "coalesce(cast(" ~ version_expr ~ " as " ~ dbt.type_string() ~ "), 'initial')"]) }}
+{%- endmacro %}

@@ -1,0 +1,64 @@
+{#- Generic data tests the project needs (dbt_utils is not reachable offline). Each
+    returns the failing rows, so a test fails when the query returns anything. -#}
+
+{#- The combination of columns identifies a row. -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+    {%- set columns = combination_of_columns | join(', ') -%}
+    select {{ columns }}, count(*) as n_rows
+    from {{ model }}
+    group by {{ columns }}
+    having count(*) > 1
+{% endtest %}
+
+{#- Every row satisfies a boolean SQL expression. -#}
+{% test expression_is_true(model, expression, column_name=none, where_clause=none) %}
+    select *
+    from {{ model }}
+    where not ({{ expression }})
+    {%- if where_clause %} and ({{ where_clause }}){% endif %}
+{% endtest %}
+
+{#- Values lie within [min_value, max_value] (either bound optional); nulls pass. -#}
+{% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
+    {%- set lower = '>=' if inclusive else '>' -%}
+    {%- set upper = '<=' if inclusive else '<' -%}
+    select *
+    from {{ model }}
+    where {{ column_name }} is not null
+      and (
+        1 = 0
+        {%- if min_value is not none %} or not ({{ column_name }} {{ lower }} {{ min_value }}){% endif %}
+        {%- if max_value is not none %} or not ({{ column_name }} {{ upper }} {{ max_value }}){% endif %}
+      )
+{% endtest %}
+
+{#- The table has at least / at most this many rows. -#}
+{% test row_count_between(model, min_value=none, max_value=none) %}
+    select n_rows
+    from (select count(*) as n_rows from {{ model }}) as counted
+    where 1 = 0
+    {%- if min_value is not none %} or n_rows < {{ min_value }}{% endif %}
+    {%- if max_value is not none %} or n_rows > {{ max_value }}{% endif %}
+{% endtest %}
+
+{#- Every value of column_name in model equals the same row count in another model,
+    grouped by a key: used for "landing = staged + quarantined" accounting. -#}
+{% test rows_accounted_for(model, staged, quarantined, entity) %}
+    with landing as (
+        select count(*) as n_rows from {{ model }}
+    ),
+    staged as (
+        select count(*) as n_rows from {{ staged }}
+    ),
+    quarantined as (
+        select count(*) as n_rows from {{ quarantined }} where entity = '{{ entity }}'
+    )
+    select
+        landing.n_rows as landing_rows,
+        staged.n_rows as staged_rows,
+        quarantined.n_rows as quarantined_rows
+    from landing
+    cross join staged
+    cross join quarantined
+    where landing.n_rows <> staged.n_rows + quarantined.n_rows
+{% endtest %}

@@ -1,0 +1,92 @@
+-- Every landing event row, parsed, with the reason it must be quarantined (null = good).
+-- stg_landing__events keeps the good rows, quarantined_rows the others: nothing is lost.
+with
+
+source as (
+
+    select * from {{ source('landing', 'events') }}
+
+),
+
+event_types as (
+
+    select event_type from {{ ref('event_types') }}
+
+),
+
+parsed as (
+
+    select
+        nullif(trim(event_id), '') as event_id,
+        {{ parse_timestamp_utc('occurred_at') }} as occurred_at,
+        nullif(trim(lead_id), '') as lead_id,
+        nullif(trim(anonymous_id), '') as anonymous_id,
+        nullif(trim(session_id), '') as source_session_id,
+        lower(trim(event_type)) as event_type,
+        nullif(trim(page_url), '') as page_url,
+        lower(nullif(trim(page_type), '')) as source_page_type,
+        nullif(trim(product_id), '') as product_id,
+        lower(nullif(trim(product_category), '')) as product_category,
+        nullif(trim(search_query), '') as search_query,
+        {{ row_fingerprint(landing_columns('events')) }} as row_fingerprint,
+        _ingest_seq,
+        _batch_id,
+        _source_file,
+        _source_row,
+        _loaded_at
+    from source
+
+),
+
+validated as (
+
+    select
+        parsed.*,
+        case
+            when parsed.event_id is null then 'missing_id'
+            when parsed.occurred_at is null then 'unparseable_timestamp'
+            when parsed.lead_id is null and parsed.anonymous_id is null
+                then 'missing_lead_and_anonymous_id'
+            when event_types.event_type is null then 'unknown_event_type'
+            when
+                parsed.occurred_at
+                > {{ dbt.dateadd('minute', var('future_tolerance_minutes'), 'parsed._loaded_at') }}
+                then 'future_timestamp'
+        end as invalid_reason
+    from parsed
+    left join event_types
+        on parsed.event_type = event_types.event_type
+
+),
+
+ranked as (
+
+    {{ deduplicate_deliveries('validated', ['event_id'], keep='first') }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        occurred_at,
+        lead_id,
+        anonymous_id,
+        source_session_id,
+        event_type,
+        page_url,
+        source_page_type,
+        product_id,
+        product_category,
+        search_query,
+        _ingest_seq,
+        _batch_id,
+        _source_file,
+        _source_row,
+        _loaded_at,
+        quarantine_reason
+    from ranked
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+-- Good lead profile versions, one row per (lead_id, version_at). The e-mail is hashed:
+-- its clear text never leaves the landing and quarantine tables.
+with
+
+leads as (
+
+    select * from {{ ref('base_landing__leads') }}
+    where quarantine_reason is null
+
+),
+
+final as (
+
+    select
+        {{ version_id('lead_id', 'version_at') }} as lead_version_id,
+        lead_id,
+        version_at,
+        email_hash,
+        email_hash is not null as has_email,
+        birth_date,
+        reported_age,
+        gender,
+        country_code,
+        postal_code,
+        city,
+        latitude,
+        longitude,
+        created_at,
+        updated_at,
+        has_marketing_consent,
+        acquisition_channel,
+        _ingest_seq,
+        _batch_id,
+        _source_file,
+        _loaded_at
+    from leads
+
+)
+
+select * from final

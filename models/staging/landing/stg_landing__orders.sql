@@ -1,0 +1,50 @@
+-- Good order versions, one row per (order_id, version_at), amounts converted to EUR.
+with
+
+orders as (
+
+    select * from {{ ref('base_landing__orders') }}
+    where quarantine_reason is null
+
+),
+
+statuses as (
+
+    select * from {{ ref('order_statuses') }}
+
+),
+
+currency_rates as (
+
+    select * from {{ ref('currency_rates') }}
+
+),
+
+final as (
+
+    select
+        {{ version_id('orders.order_id', 'orders.version_at') }} as order_version_id,
+        orders.order_id,
+        orders.version_at,
+        orders.lead_id,
+        orders.ordered_at,
+        orders.amount,
+        orders.currency,
+        cast(orders.amount * currency_rates.eur_per_unit as decimal(18, 2)) as amount_eur,
+        orders.order_status,
+        statuses.counts_as_purchase,
+        orders.item_count,
+        orders.updated_at,
+        orders._ingest_seq,
+        orders._batch_id,
+        orders._source_file,
+        orders._loaded_at
+    from orders
+    inner join statuses
+        on orders.order_status = statuses.order_status
+    inner join currency_rates
+        on orders.currency = currency_rates.currency
+
+)
+
+select * from final

@@ -1,0 +1,50 @@
+-- Every landing row that did not make it to staging, with the reason and the raw row.
+-- Rows in landing = rows staged + rows quarantined, per entity (tested).
+-- depends_on: {{ ref('base_landing__events') }} {{ ref('base_landing__leads') }} {{ ref('base_landing__orders') }}
+with
+
+events_quarantined as (
+
+    {{ quarantined_rows_of('events') }}
+
+),
+
+leads_quarantined as (
+
+    {{ quarantined_rows_of('leads') }}
+
+),
+
+orders_quarantined as (
+
+    {{ quarantined_rows_of('orders') }}
+
+),
+
+unioned as (
+
+    select * from events_quarantined
+    union all
+    select * from leads_quarantined
+    union all
+    select * from orders_quarantined
+
+),
+
+final as (
+
+    select
+        {{ version_id('entity', 'ingest_seq', separator=':') }} as quarantine_id,
+        entity,
+        reason,
+        source_file,
+        source_row,
+        raw_row,
+        loaded_at,
+        batch_id,
+        ingest_seq
+    from unioned
+
+)
+
+select * from final

@@ -1,0 +1,88 @@
+"""The ``leadscore`` command: run the pipeline, generate demo data, backtest, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestration.config import Settings
+
+
+def _landing_is_empty(landing_dir: Path) -> bool:
+    return not landing_dir.exists() or not any(p.is_file() for p in landing_dir.rglob("*"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration import pipeline
+    from orchestration.refresh import refresh
+
+    settings = Settings.from_env()
+    if args.demo_if_empty and _landing_is_empty(settings.landing_dir):
+        from orchestration.generator import generate
+
+        print(f"Landing folder {settings.landing_dir} is empty: generating demo data ...")
+        summary = generate(settings.landing_dir, truth_out=settings.landing_dir.parent / "truth")
+        print(f"  {summary}")
+    result = refresh(
+        settings,
+        as_of=pipeline.normalise_as_of(args.as_of),
+        full_refresh=args.full_refresh,
+        wait=args.wait,
+    )
+    print(result.report)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration.generator import main as generator_main
+
+    return generator_main(args.generator_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="load new landing files, build and test the models, publish")
+    run.add_argument("--as-of", help="score as of this date or UTC timestamp (default: now)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="reload every landing file and rebuild every model from scratch")
+    run.add_argument("--wait", action="store_true",
+                     help="wait for a running refresh to finish instead of exiting")
+    run.add_argument("--demo-if-empty", action="store_true",
+                     help="generate demo data first when the landing folder is empty")
+    run.set_defaults(func=cmd_run)
+
+    gen = sub.add_parser("generate", help="write a realistic demo shop's landing files",
+                         add_help=False)
+    gen.add_argument("generator_args", nargs=argparse.REMAINDER)
+    gen.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear message, not a traceback, for errors users can act on
+        from orchestration.errors import USER_ERRORS
+
+        if isinstance(exc, USER_ERRORS) and not args.verbose:
+            print(f"leadscore: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

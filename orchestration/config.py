@@ -1,0 +1,73 @@
+"""Configuration, read from the environment in one place.
+
+Every setting has a documented default (README, "Configuration"). Relative paths are
+resolved against the project root, so the command works from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _path(name: str, default: str) -> Path:
+    value = Path(os.environ.get(name) or default).expanduser()
+    return value if value.is_absolute() else (PROJECT_ROOT / value)
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how DuckDB may use the machine."""
+
+    landing_dir: Path
+    duckdb_path: Path
+    serving_dir: Path
+    gx_docs_dir: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    duckdb_temp_dir: Path
+    dbt_threads: int
+    max_quarantine_share: float
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            landing_dir=_path("LEADSCORE_LANDING_DIR", "data/landing"),
+            duckdb_path=_path("LEADSCORE_DUCKDB_PATH", "data/warehouse.duckdb"),
+            serving_dir=_path("LEADSCORE_SERVING_DIR", "data/serving"),
+            gx_docs_dir=_path("LEADSCORE_GX_DOCS_DIR", "data/gx_docs"),
+            duckdb_memory_limit=os.environ.get("LEADSCORE_DUCKDB_MEMORY_LIMIT") or "8GB",
+            duckdb_threads=int(_float("LEADSCORE_DUCKDB_THREADS", float(os.cpu_count() or 2))),
+            duckdb_temp_dir=_path("LEADSCORE_DUCKDB_TEMP_DIR", "data/tmp/duckdb"),
+            dbt_threads=int(_float("LEADSCORE_DBT_THREADS", 2)),
+            max_quarantine_share=_float("LEADSCORE_MAX_QUARANTINE_SHARE", 0.2),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment dbt (profiles.yml) reads: absolute paths, so cwd never matters."""
+        return {
+            "LEADSCORE_LANDING_DIR": str(self.landing_dir),
+            "LEADSCORE_DUCKDB_PATH": str(self.duckdb_path),
+            "LEADSCORE_SERVING_DIR": str(self.serving_dir),
+            "LEADSCORE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "LEADSCORE_DUCKDB_THREADS": str(self.duckdb_threads),
+            "LEADSCORE_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
+            "LEADSCORE_DBT_THREADS": str(self.dbt_threads),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+            "GX_ANALYTICS_ENABLED": "false",
+        }

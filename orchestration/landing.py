@@ -1,0 +1,358 @@
+"""The landing zone: discover raw files and load them, untouched, into the warehouse.
+
+The contract (README, "The landing-zone contract"): one sub-folder per entity, any number
+of files per folder, Parquet / CSV (optionally .gz) / JSON lines chosen by extension.
+Extra columns are ignored and missing optional columns become null.
+
+Every landing row is copied as text into ``landing.<entity>`` with where it came from
+(file, row number, load batch, load time) and a per-entity delivery sequence number. No
+row is judged here: parsing, validation and quarantine happen in dbt's staging layer, so
+that every row is accounted for there (staged or quarantined with a reason).
+
+A file that cannot be read at all (corrupt, wrong format, a required column missing)
+stops the load with a :class:`LandingFileError` naming the file; the whole load runs in
+one transaction, so nothing of that run is kept.
+
+Files are loaded once: a manifest (``landing._files``) remembers each file's path and
+content hash, so a refresh only reads what is new. A file re-delivered with changed
+content is loaded again (its rows then count as re-deliveries downstream).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+LANDING_SCHEMA = "landing"
+MANIFEST_TABLE = f"{LANDING_SCHEMA}._files"
+
+#: The landing contract: every column the project reads, per entity, and which are required.
+CONTRACT: dict[str, dict[str, bool]] = {
+    "events": {
+        "event_id": True,
+        "occurred_at": True,
+        "lead_id": False,
+        "anonymous_id": False,
+        "session_id": False,
+        "event_type": True,
+        "page_url": False,
+        "page_type": False,
+        "product_id": False,
+        "product_category": False,
+        "search_query": False,
+    },
+    "leads": {
+        "lead_id": True,
+        "email": False,
+        "birth_date": False,
+        "age": False,
+        "gender": False,
+        "country_code": False,
+        "postal_code": False,
+        "city": False,
+        "latitude": False,
+        "longitude": False,
+        "created_at": False,
+        "updated_at": False,
+        "marketing_consent": False,
+        "acquisition_channel": False,
+    },
+    "orders": {
+        "order_id": True,
+        "lead_id": True,
+        "ordered_at": True,
+        "amount": True,
+        "currency": False,
+        "status": False,
+        "item_count": False,
+        "updated_at": False,
+    },
+}
+
+#: Columns the loader adds to every landing row.
+METADATA_COLUMNS: dict[str, str] = {
+    "_ingest_seq": "bigint",  # delivery order within the entity: later file => larger
+    "_batch_id": "bigint",  # one per load run
+    "_source_file": "varchar",  # path relative to the landing folder
+    "_source_row": "bigint",  # 1-based row number within the file
+    "_loaded_at": "timestamp",  # UTC time of the load
+}
+
+FORMATS: dict[str, str] = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "csv",
+    ".tsv.gz": "csv",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".json": "json",
+    ".jsonl.gz": "json",
+    ".ndjson.gz": "json",
+    ".json.gz": "json",
+}
+
+
+class LandingFileError(RuntimeError):
+    """A landing file that cannot be loaded; the message names the file and the cause."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"landing file {path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    entity: str
+    path: Path
+    relative_path: str
+    fmt: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class LoadResult:
+    """What one load did."""
+
+    batch_id: int | None
+    loaded_at: datetime
+    files: list[tuple[LandingFile, int]] = field(default_factory=list)
+
+    def rows(self, entity: str) -> int:
+        return sum(rows for f, rows in self.files if f.entity == entity)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(rows for _, rows in self.files)
+
+
+#: Called for every new file before it is loaded, with the rows as a DuckDB relation of
+#: the contract columns (text). Raising stops the load; used by the quality gates.
+FileInspector = Callable[[LandingFile, duckdb.DuckDBPyRelation], None]
+
+
+def file_format(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix in sorted(FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return FORMATS[suffix]
+    return None
+
+
+def discover(landing_dir: Path) -> list[LandingFile]:
+    """All landing files, entity by entity, in delivery order (sorted by relative path).
+
+    A missing or empty entity folder is allowed. Hidden files (``.x``, ``_x``) are skipped;
+    any other file with an unknown extension is an error, so nothing is silently ignored.
+    """
+    found: list[LandingFile] = []
+    for entity in CONTRACT:
+        folder = landing_dir / entity
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            rel_parts = path.relative_to(folder).parts
+            if any(part.startswith((".", "_")) for part in rel_parts):
+                continue
+            fmt = file_format(path)
+            if fmt is None:
+                raise LandingFileError(
+                    path,
+                    "unsupported file type; expected .parquet, .csv, .csv.gz, .jsonl, .ndjson, "
+                    ".json (optionally .gz)",
+                )
+            stat = path.stat()
+            found.append(
+                LandingFile(
+                    entity=entity,
+                    path=path,
+                    relative_path=path.relative_to(landing_dir).as_posix(),
+                    fmt=fmt,
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                )
+            )
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the landing schema, one table per entity and the manifest, if missing."""
+    con.execute(f"create schema if not exists {LANDING_SCHEMA}")
+    for entity, columns in CONTRACT.items():
+        cols = [f"{_quote(c)} varchar" for c in columns]
+        cols += [f"{c} {t}" for c, t in METADATA_COLUMNS.items()]
+        con.execute(f"create table if not exists {LANDING_SCHEMA}.{entity} ({', '.join(cols)})")
+    con.execute(
+        f"""
+        create table if not exists {MANIFEST_TABLE} (
+            entity varchar, relative_path varchar, size bigint, mtime_ns bigint,
+            sha256 varchar, batch_id bigint, row_count bigint, loaded_at timestamp
+        )
+        """
+    )
+
+
+def _reader_sql(file: LandingFile, columns: Iterable[str] | None = None) -> str:
+    path = _literal(str(file.path))
+    if file.fmt == "parquet":
+        return f"read_parquet({path})"
+    if file.fmt == "csv":
+        delim = ", delim = '\\t'" if ".tsv" in file.path.name.lower() else ""
+        return f"read_csv({path}, header = true, all_varchar = true{delim})"
+    if columns is None:
+        return f"read_json({path}, format = 'newline_delimited')"
+    spec = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
+    return f"read_json({path}, format = 'newline_delimited', columns = {{{spec}}})"
+
+
+def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
+    """The file's rows as the entity's contract columns (text), in file order, plus
+    ``_source_row``. Raises :class:`LandingFileError` when the file cannot be read."""
+    contract = CONTRACT[file.entity]
+    try:
+        described = con.sql(f"describe select * from {_reader_sql(file)}").fetchall()
+    except duckdb.Error as exc:
+        raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
+    present_lower = {row[0].lower(): row[0] for row in described}
+    missing = [c for c, required in contract.items() if required and c not in present_lower]
+    if missing:
+        raise LandingFileError(
+            file.path,
+            f"required column(s) {', '.join(missing)} missing; the file has: "
+            f"{', '.join(sorted(present_lower.values())) or 'no columns'}",
+        )
+    source_cols = [present_lower[c] for c in contract if c in present_lower]
+    select = [
+        f"cast({_quote(present_lower[c])} as varchar) as {_quote(c)}"
+        if c in present_lower
+        else f"cast(null as varchar) as {_quote(c)}"
+        for c in contract
+    ]
+    reader = _reader_sql(file, source_cols if file.fmt == "json" else None)
+    sql = f"select {', '.join(select)}, row_number() over () as _source_row from {reader}"
+    try:
+        return con.sql(sql)
+    except duckdb.Error as exc:
+        raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    *,
+    full_refresh: bool = False,
+    inspect: FileInspector | None = None,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Load every new landing file into ``landing.<entity>`` in one transaction.
+
+    ``full_refresh`` forgets what was loaded before and reloads every file.
+    ``inspect`` sees each new file before it is loaded (quality gates); raising stops
+    the load and nothing of it is kept.
+    """
+    loaded_at = (now or datetime.now(timezone.utc)).replace(tzinfo=None, microsecond=0)
+    files = discover(landing_dir)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("begin transaction")
+    try:
+        ensure_landing_tables(con)
+        if full_refresh:
+            for entity in CONTRACT:
+                con.execute(f"delete from {LANDING_SCHEMA}.{entity}")
+            con.execute(f"delete from {MANIFEST_TABLE}")
+        known = con.execute(
+            f"select relative_path, size, mtime_ns, sha256 from {MANIFEST_TABLE}"
+        ).fetchall()
+        by_stat = {(r[0], r[1], r[2]) for r in known}
+        by_hash = {(r[0], r[3]) for r in known}
+        batch_id = con.execute(
+            f"select coalesce(max(batch_id), 0) + 1 from {MANIFEST_TABLE}"
+        ).fetchone()[0]
+        result = LoadResult(batch_id=batch_id, loaded_at=loaded_at)
+        for file in files:
+            if (file.relative_path, file.size, file.mtime_ns) in by_stat:
+                continue
+            sha = _sha256(file.path)
+            if (file.relative_path, sha) in by_hash:
+                # Same content, new timestamp: remember the new stat, load nothing.
+                con.execute(
+                    f"update {MANIFEST_TABLE} set size = ?, mtime_ns = ? "
+                    "where relative_path = ? and sha256 = ?",
+                    [file.size, file.mtime_ns, file.relative_path, sha],
+                )
+                continue
+            rows = _load_file(con, file, batch_id, loaded_at, inspect) if file.size else 0
+            con.execute(
+                f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [file.entity, file.relative_path, file.size, file.mtime_ns, sha, batch_id, rows,
+                 loaded_at],
+            )
+            result.files.append((file, rows))
+            log.info("loaded %s rows from %s", rows, file.relative_path)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    if not result.files:
+        result.batch_id = None
+    return result
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    file: LandingFile,
+    batch_id: int,
+    loaded_at: datetime,
+    inspect: FileInspector | None,
+) -> int:
+    relation = file_relation(con, file)
+    if inspect is not None:
+        inspect(file, relation)
+    table = f"{LANDING_SCHEMA}.{file.entity}"
+    next_seq = con.execute(f"select coalesce(max(_ingest_seq), 0) from {table}").fetchone()[0]
+    columns = ", ".join(_quote(c) for c in CONTRACT[file.entity])
+    try:
+        relation.create_view("_landing_file", replace=True)
+        inserted = con.execute(
+            f"""
+            insert into {table}
+            select {columns},
+                   {next_seq} + _source_row as _ingest_seq,
+                   {batch_id} as _batch_id,
+                   {_literal(file.relative_path)} as _source_file,
+                   _source_row,
+                   cast({_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at
+            from _landing_file
+            """
+        ).fetchone()[0]
+        con.execute("drop view if exists _landing_file")
+    except duckdb.Error as exc:
+        raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
+    return int(inserted)

@@ -1,0 +1,240 @@
+"""The steps of a refresh, as plain functions: load landing files, run dbt, summarise.
+
+The Dagster assets (orchestration/definitions.py) and the ``leadscore`` command both call
+these, so there is one implementation of each step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from orchestration import landing
+from orchestration.config import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+class RefreshAlreadyRunning(RuntimeError):
+    """Another refresh holds the warehouse lock."""
+
+
+class DbtCommandFailed(RuntimeError):
+    """dbt exited non-zero; the message carries the tail of its output."""
+
+
+@contextlib.contextmanager
+def refresh_lock(settings: Settings, wait: bool = False) -> Iterator[Path]:
+    """One refresh at a time per warehouse: an exclusive lock file beside the DuckDB file.
+
+    With ``wait=False`` a second refresh exits at once with :class:`RefreshAlreadyRunning`.
+    The lock is released by the kernel when the process dies, so a killed run never
+    leaves a stale lock behind.
+    """
+    lock_path = settings.duckdb_path.with_name(settings.duckdb_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a+")
+    try:
+        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.flock(handle.fileno(), flags)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise RefreshAlreadyRunning(
+                    f"a refresh of {settings.duckdb_path} is already running ({holder}); "
+                    "try again when it has finished, or pass --wait"
+                ) from exc
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        yield lock_path
+    finally:
+        handle.close()
+
+
+def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse with the configured resource limits."""
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(settings.duckdb_path),
+        read_only=read_only,
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "threads": settings.duckdb_threads,
+            "temp_directory": str(settings.duckdb_temp_dir),
+        },
+    )
+    # ICU is linked in but loads after connect, so the time zone is set here, not in config.
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def load_landing(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    inspect: landing.FileInspector | None = None,
+) -> landing.LoadResult:
+    """Copy new landing files into the warehouse (see :mod:`orchestration.landing`)."""
+    with contextlib.closing(connect(settings)) as con:
+        return landing.load(con, settings.landing_dir, full_refresh=full_refresh, inspect=inspect)
+
+
+def dbt_executable() -> str:
+    """The dbt of this virtualenv (not whatever is first on PATH)."""
+    candidate = Path(sys.executable).with_name("dbt")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("dbt")
+    if found is None:
+        raise FileNotFoundError("dbt is not installed in this environment; run `make setup`")
+    return found
+
+
+def dbt_vars(as_of: str | None) -> str:
+    """The --vars argument for a run (YAML)."""
+    return "{as_of: '" + as_of + "'}" if as_of else "{}"
+
+
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    *,
+    as_of: str | None = None,
+    quiet: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run one dbt command from the project root against the configured warehouse."""
+    env = {**os.environ, **settings.dbt_env()}
+    command = [dbt_executable(), *args, "--vars", dbt_vars(as_of)]
+    log.info("running %s", " ".join(command))
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    if not quiet:
+        sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-40:])
+        raise DbtCommandFailed(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+    return proc
+
+
+def normalise_as_of(value: str | None) -> str | None:
+    """Accept a date or a timestamp (ISO-8601; an offset is converted to UTC)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"--as-of must be a date (YYYY-MM-DD) or an ISO-8601 timestamp, got {value!r}"
+        ) from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a run produced, for the console and the tests."""
+
+    rows_per_layer: list[tuple[str, int]]
+    quarantine_by_reason: list[tuple[str, str, int]]
+    top_leads: list[tuple]
+    top_lead_columns: list[str]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+SUMMARY_TABLES: list[tuple[str, str]] = [
+    ("landing", "events"),
+    ("landing", "leads"),
+    ("landing", "orders"),
+    ("staging", "stg_landing__events"),
+    ("staging", "stg_landing__leads"),
+    ("staging", "stg_landing__orders"),
+    ("quarantine", "quarantined_rows"),
+    ("scores", "demographic_scores"),
+    ("scores", "engagement_scores"),
+    ("scores", "page_intent_scores"),
+    ("scores", "purchase_scores"),
+    ("marts", "lead_scores"),
+    ("marts", "lead_category_interest"),
+    ("marts", "lead_score_history"),
+]
+
+
+def summarise(settings: Settings, top: int = 10) -> Summary:
+    """Rows per layer, quarantined rows by reason and the top leads, read from the warehouse."""
+    with contextlib.closing(connect(settings, read_only=True)) as con:
+        rows = [
+            (f"{schema}.{table}", con.execute(f"select count(*) from {schema}.{table}").fetchone()[0])
+            for schema, table in SUMMARY_TABLES
+            if _table_exists(con, schema, table)
+        ]
+        quarantine: list[tuple[str, str, int]] = []
+        if _table_exists(con, "quarantine", "quarantined_rows"):
+            quarantine = con.execute(
+                "select entity, reason, count(*) from quarantine.quarantined_rows "
+                "group by all order by entity, count(*) desc, reason"
+            ).fetchall()
+        top_rows: list[tuple] = []
+        columns: list[str] = []
+        if _table_exists(con, "marts", "lead_scores"):
+            cursor = con.execute(
+                "select lead_id, lead_score, score_cell, lifecycle_stage, top_category, "
+                "recommended_action from marts.lead_scores "
+                "order by lead_score desc, lead_id limit ?",
+                [top],
+            )
+            columns = [d[0] for d in cursor.description]
+            top_rows = cursor.fetchall()
+    return Summary(rows, quarantine, top_rows, columns)
+
+
+def format_summary(settings: Settings, summary: Summary) -> str:
+    lines = [f"Warehouse: {settings.duckdb_path}", "", "Rows per layer:"]
+    width = max((len(name) for name, _ in summary.rows_per_layer), default=10)
+    lines += [f"  {name:<{width}}  {count:>12,}" for name, count in summary.rows_per_layer]
+    lines += ["", "Quarantined rows by reason:"]
+    if not summary.quarantine_by_reason:
+        lines.append("  none")
+    lines += [f"  {entity:<8} {reason:<32} {count:>10,}" for entity, reason, count in summary.quarantine_by_reason]
+    if summary.top_leads:
+        lines += ["", "Top leads:"]
+        header = "  " + " | ".join(summary.top_lead_columns)
+        lines.append(header)
+        lines += ["  " + " | ".join("" if v is None else str(v) for v in row) for row in summary.top_leads]
+    return "\n".join(lines)
