@@ -1,0 +1,154 @@
+-- Behaviour signals priced by rules/scoring_rules, one row per lead and rule:
+--   per day:  least(units, max_units_per_day) * points_per_unit * decay
+--   decay:    0.5 ^ (days before as_of / half_life_days of the rule's action group)
+--             (no half-life = no decay)
+--   per rule: the sum, capped at +/- max_rule_points
+-- plus the repeat-purchase ladder (rules/repeat_purchase_points: the highest step reached).
+with
+
+signals as (
+
+    select * from {{ ref('int_lead_behaviour_signals') }}
+
+),
+
+rules as (
+
+    select * from {{ ref('scoring_rules') }}
+
+),
+
+half_lives as (
+
+    select * from {{ ref('decay_half_lives') }}
+
+),
+
+ladder as (
+
+    select * from {{ ref('repeat_purchase_points') }}
+
+),
+
+matched as (
+
+    select
+        signals.lead_id,
+        signals.activity_date,
+        signals.units,
+        rules.rule_id,
+        rules.dimension,
+        rules.label,
+        rules.points_per_unit,
+        rules.max_units_per_day,
+        rules.max_rule_points,
+        rules.action_group
+    from signals
+    inner join rules
+        on
+            signals.signal_type = rules.signal_type
+            and signals.signal_key = rules.key_pattern
+    where rules.key_match = 'exact'
+    union all
+    select
+        signals.lead_id,
+        signals.activity_date,
+        signals.units,
+        rules.rule_id,
+        rules.dimension,
+        rules.label,
+        rules.points_per_unit,
+        rules.max_units_per_day,
+        rules.max_rule_points,
+        rules.action_group
+    from signals
+    inner join rules
+        on
+            signals.signal_type = rules.signal_type
+            and signals.signal_key like rules.key_pattern
+    where rules.key_match = 'like'
+
+),
+
+daily_points as (
+
+    select
+        matched.lead_id,
+        matched.rule_id,
+        matched.dimension,
+        matched.label,
+        matched.max_rule_points,
+        matched.units,
+        least(matched.units, matched.max_units_per_day)
+        * matched.points_per_unit
+        * coalesce(
+            {{ decay_factor(days_before_as_of('matched.activity_date'), 'half_lives.half_life_days') }},
+            1.0
+        ) as points
+    from matched
+    left join half_lives
+        on matched.action_group = half_lives.action_group
+
+),
+
+rule_points as (
+
+    select
+        lead_id,
+        dimension,
+        rule_id,
+        label as rule_label,
+        sum(units) as units,
+        case
+            when sum(points) < 0 then -1 * least(-1 * sum(points), max(max_rule_points))
+            else least(sum(points), max(max_rule_points))
+        end as points
+    from daily_points
+    group by lead_id, dimension, rule_id, label
+
+),
+
+ladder_points as (
+
+    select
+        signals.lead_id,
+        'purchase' as dimension,
+        {{ dbt.concat(["'pu_repeat_'", "cast(ladder.min_completed_orders as " ~ dbt.type_string() ~ ")"]) }} as rule_id,
+        ladder.label as rule_label,
+        signals.units,
+        cast(ladder.points as {{ dbt.type_float() }}) as points,
+        row_number() over (
+            partition by signals.lead_id
+            order by ladder.min_completed_orders desc
+        ) as step_rank
+    from signals
+    inner join ladder
+        on signals.units >= ladder.min_completed_orders
+    where signals.signal_type = 'order_count'
+
+),
+
+final as (
+
+    select
+        lead_id,
+        dimension,
+        rule_id,
+        rule_label,
+        units,
+        points
+    from rule_points
+    union all
+    select
+        lead_id,
+        dimension,
+        rule_id,
+        rule_label,
+        units,
+        points
+    from ladder_points
+    where step_rank = 1
+
+)
+
+select * from final

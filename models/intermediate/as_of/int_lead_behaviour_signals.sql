@@ -1,0 +1,211 @@
+-- Every behaviour signal of a lead at as_of, in one shape (lead, day, signal type, key,
+-- units), ready to be priced by rules/scoring_rules. Besides the event signals it derives:
+--   activity/session and activity/active_day  - sessions per day, 1 per active day
+--   recency/last_visit                        - 1 unit on the day of the last web visit
+--   focus/repeat_product_day                  - 1 unit per return day to the most viewed product
+--   order/completed, order/value_per_100_eur  - orders that count as purchases (and their value)
+--   order/refunded, order/cancelled           - on the day the status changed
+--   cart/abandoned                            - 1 unit per abandoned cart
+--   order_count/completed_orders              - orders so far (priced by rules/repeat_purchase_points)
+with
+
+signals as (
+
+    select * from {{ ref('int_lead_signals_as_of') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_orders_as_of') }}
+
+),
+
+carts as (
+
+    select * from {{ ref('int_cart_abandonments') }}
+
+),
+
+event_signals as (
+
+    select
+        lead_id,
+        activity_date,
+        signal_type,
+        signal_key,
+        cast(n_events as {{ dbt.type_float() }}) as units
+    from signals
+    where signal_type in ('event_type', 'page_type', 'category', 'search')
+
+),
+
+sessions_per_day as (
+
+    select
+        lead_id,
+        activity_date,
+        count(*) as n_sessions
+    from signals
+    where signal_type = 'session'
+    group by lead_id, activity_date
+
+),
+
+activity_signals as (
+
+    select
+        lead_id,
+        activity_date,
+        'activity' as signal_type,
+        'session' as signal_key,
+        cast(n_sessions as {{ dbt.type_float() }}) as units
+    from sessions_per_day
+    union all
+    select
+        lead_id,
+        activity_date,
+        'activity' as signal_type,
+        'active_day' as signal_key,
+        1.0 as units
+    from sessions_per_day
+    union all
+    select
+        lead_id,
+        max(activity_date) as activity_date,
+        'recency' as signal_type,
+        'last_visit' as signal_key,
+        1.0 as units
+    from sessions_per_day
+    group by lead_id
+
+),
+
+product_days as (
+
+    select
+        lead_id,
+        signal_key as product_id,
+        activity_date,
+        n_events,
+        min(activity_date) over (partition by lead_id, signal_key) as first_view_date
+    from signals
+    where signal_type = 'product'
+
+),
+
+top_product as (
+
+    select
+        lead_id,
+        product_id
+    from (
+        select
+            lead_id,
+            product_id,
+            row_number() over (
+                partition by lead_id
+                order by count(*) desc, sum(n_events) desc, product_id
+            ) as product_rank
+        from product_days
+        group by lead_id, product_id
+    ) as ranked_products
+    where product_rank = 1
+
+),
+
+focus_signals as (
+
+    select
+        product_days.lead_id,
+        product_days.activity_date,
+        'focus' as signal_type,
+        'repeat_product_day' as signal_key,
+        1.0 as units
+    from product_days
+    inner join top_product
+        on
+            product_days.lead_id = top_product.lead_id
+            and product_days.product_id = top_product.product_id
+    where product_days.activity_date > product_days.first_view_date
+
+),
+
+order_signals as (
+
+    select
+        lead_id,
+        cast(ordered_at as date) as activity_date,
+        'order' as signal_type,
+        'completed' as signal_key,
+        cast(count(*) as {{ dbt.type_float() }}) as units
+    from orders
+    where counts_as_purchase
+    group by lead_id, cast(ordered_at as date)
+    union all
+    select
+        lead_id,
+        cast(ordered_at as date) as activity_date,
+        'order' as signal_type,
+        'value_per_100_eur' as signal_key,
+        cast(sum(amount_eur) as {{ dbt.type_float() }}) / 100.0 as units
+    from orders
+    where counts_as_purchase
+    group by lead_id, cast(ordered_at as date)
+    union all
+    select
+        lead_id,
+        cast(status_since as date) as activity_date,
+        'order' as signal_type,
+        order_status as signal_key,
+        cast(count(*) as {{ dbt.type_float() }}) as units
+    from orders
+    where not counts_as_purchase
+    group by lead_id, cast(status_since as date), order_status
+
+),
+
+order_count_signals as (
+
+    select
+        lead_id,
+        max(cast(ordered_at as date)) as activity_date,
+        'order_count' as signal_type,
+        'completed_orders' as signal_key,
+        cast(count(*) as {{ dbt.type_float() }}) as units
+    from orders
+    where counts_as_purchase
+    group by lead_id
+
+),
+
+cart_signals as (
+
+    select
+        lead_id,
+        cart_date as activity_date,
+        'cart' as signal_type,
+        'abandoned' as signal_key,
+        1.0 as units
+    from carts
+    where is_abandoned
+
+),
+
+final as (
+
+    select * from event_signals
+    union all
+    select * from activity_signals
+    union all
+    select * from focus_signals
+    union all
+    select * from order_signals
+    union all
+    select * from order_count_signals
+    union all
+    select * from cart_signals
+
+)
+
+select * from final

@@ -1,0 +1,65 @@
+-- Every signal of every lead before as_of, per day: whole days from the compact daily
+-- aggregate, plus the part of the as_of day before as_of straight from the events.
+-- Stitched anonymous history counts only when the link itself happened before as_of.
+with
+
+whole_days as (
+
+    select
+        lead_id,
+        activity_date,
+        signal_type,
+        signal_key,
+        n_events,
+        first_at,
+        last_at
+    from {{ ref('int_lead_daily_signals') }}
+    where
+        activity_date < cast({{ as_of() }} as date)
+        and (identity_linked_at is null or identity_linked_at < {{ as_of() }})
+
+),
+
+as_of_day as (
+
+    {{ lead_signals_from_events(
+        ref('int_events_sessionized'),
+        "events.occurred_at >= cast(cast(" ~ as_of() ~ " as date) as " ~ dbt.type_timestamp() ~ ")"
+        ~ " and events.occurred_at < " ~ as_of()
+        ~ " and (events.identity_linked_at is null or events.identity_linked_at < " ~ as_of() ~ ")"
+    ) }}
+
+),
+
+unioned as (
+
+    select * from whole_days
+    union all
+    select
+        lead_id,
+        activity_date,
+        signal_type,
+        signal_key,
+        n_events,
+        first_at,
+        last_at
+    from as_of_day
+
+),
+
+final as (
+
+    select
+        lead_id,
+        activity_date,
+        signal_type,
+        signal_key,
+        sum(n_events) as n_events,
+        min(first_at) as first_at,
+        max(last_at) as last_at
+    from unioned
+    group by lead_id, activity_date, signal_type, signal_key
+
+)
+
+select * from final

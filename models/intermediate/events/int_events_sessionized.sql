@@ -1,0 +1,105 @@
+-- Good events with the lead they belong to (directly or through identity stitching)
+-- and a session: the delivered session_id, or one derived from a gap of inactivity
+-- longer than var('session_timeout_minutes') per visitor. Session boundaries depend
+-- only on earlier events, so the derivation is the same at any as_of.
+with
+
+events as (
+
+    select * from {{ ref('stg_landing__events') }}
+
+),
+
+links as (
+
+    select * from {{ ref('int_identity_links') }}
+
+),
+
+resolved as (
+
+    select
+        events.*,
+        coalesce(events.lead_id, links.lead_id) as resolved_lead_id,
+        case when events.lead_id is null then links.linked_at end as identity_linked_at,
+        coalesce(events.anonymous_id, events.lead_id) as visitor_id
+    from events
+    left join links
+        on events.anonymous_id = links.anonymous_id
+
+),
+
+gaps as (
+
+    select
+        *,
+        case
+            when not is_web_event then 0
+            when
+                lag(occurred_at) over (
+                    partition by visitor_id, is_web_event
+                    order by occurred_at, event_id
+                ) is null
+                then 1
+            when
+                {{ dbt.datediff(
+                    "lag(occurred_at) over (partition by visitor_id, is_web_event order by occurred_at, event_id)",
+                    'occurred_at', 'second') }}
+                > {{ var('session_timeout_minutes') }} * 60
+                then 1
+            else 0
+        end as starts_session
+    from resolved
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(starts_session) over (
+            partition by visitor_id, is_web_event
+            order by occurred_at, event_id
+            rows between unbounded preceding and current row
+        ) as session_number
+    from gaps
+
+),
+
+final as (
+
+    select
+        event_id,
+        occurred_at,
+        lead_id,
+        anonymous_id,
+        resolved_lead_id,
+        identity_linked_at,
+        visitor_id,
+        case
+            when is_web_event
+                then coalesce(
+                    source_session_id,
+                    {{ dbt.concat(["visitor_id", "'#'", "cast(session_number as " ~ dbt.type_string() ~ ")"]) }}
+                )
+        end as session_id,
+        source_session_id is null and is_web_event as is_derived_session,
+        event_type,
+        action_group,
+        is_web_event,
+        page_url,
+        page_path,
+        page_type,
+        case
+            when page_type = 'store_hours' and page_path like '/stores/%'
+                then nullif({{ dbt.split_part('page_path', "'/'", 3) }}, '')
+        end as store_id,
+        product_id,
+        product_category,
+        search_query,
+        _batch_id
+    from numbered
+
+)
+
+select * from final

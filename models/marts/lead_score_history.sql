@@ -1,0 +1,39 @@
+-- One row per lead per scoring as_of, appended by every run and never rewritten: a
+-- re-run at the same as_of replaces only that as_of's rows (same data => same rows).
+-- full_refresh is off for this model: `leadscore run --full-refresh` keeps the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['as_of'],
+    full_refresh=false,
+    on_schema_change='append_new_columns',
+) }}
+
+with
+
+current_scores as (
+
+    select * from {{ ref('int_lead_scores_current') }}
+
+),
+
+final as (
+
+    select
+        lead_id,
+        as_of,
+        lead_score,
+        demographic_score,
+        engagement_score,
+        page_intent_score,
+        purchase_score,
+        fit_grade,
+        engagement_tier,
+        score_cell,
+        lifecycle_stage,
+        recommended_action
+    from current_scores
+
+)
+
+select * from final

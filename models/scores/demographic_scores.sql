@@ -1,0 +1,72 @@
+-- Demographic fit at as_of, one row per known lead: does the lead belong to the target
+-- group? (age band, country, distance to the nearest store, profile completeness).
+-- Points from rules/demographic_rules; score per rules/dimension_settings.
+with
+
+spine as (
+
+    select * from {{ ref('int_lead_spine') }}
+
+),
+
+profiles as (
+
+    select * from {{ ref('int_lead_profiles_as_of') }}
+
+),
+
+nearest_store as (
+
+    select * from {{ ref('int_lead_nearest_store') }}
+
+),
+
+rule_points as (
+
+    select * from {{ ref('int_demographic_rule_points') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('dimension_settings') }}
+
+),
+
+scored as (
+
+    {{ dimension_score('demographic', 'spine', 'rule_points', 'settings') }}
+
+),
+
+final as (
+
+    select
+        spine.lead_id,
+        {{ as_of() }} as as_of,
+        spine.has_profile,
+        profiles.age_years,
+        profiles.country_code,
+        profiles.postal_code,
+        nearest_store.nearest_store_id,
+        nearest_store.nearest_store_km,
+        (
+            case when profiles.has_email then 1 else 0 end
+            + case when profiles.age_years is not null then 1 else 0 end
+            + case when profiles.country_code is not null then 1 else 0 end
+            + case when profiles.postal_code is not null or profiles.latitude is not null then 1 else 0 end
+            + case when profiles.has_marketing_consent is not null then 1 else 0 end
+        ) / 5.0 as profile_completeness,
+        scored.raw_points,
+        scored.score as demographic_score
+    from spine
+    inner join scored
+        on spine.lead_id = scored.lead_id
+    left join profiles
+        on spine.lead_id = profiles.lead_id
+    left join nearest_store
+        on spine.lead_id = nearest_store.lead_id
+
+)
+
+select * from final

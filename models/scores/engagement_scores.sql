@@ -1,0 +1,146 @@
+-- Engagement at as_of, one row per known lead: how often and how recently the lead
+-- comes back (sessions, active days, last visit, e-mail opens and clicks, all decayed).
+-- Frequent visits without product focus earn only session points; repeated visits to
+-- one product earn focus points on top. Points from rules/scoring_rules.
+with
+
+spine as (
+
+    select * from {{ ref('int_lead_spine') }}
+
+),
+
+signals as (
+
+    select * from {{ ref('int_lead_behaviour_signals') }}
+
+),
+
+raw_signals as (
+
+    select * from {{ ref('int_lead_signals_as_of') }}
+
+),
+
+rule_points as (
+
+    select * from {{ ref('int_behaviour_rule_points') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('dimension_settings') }}
+
+),
+
+activity as (
+
+    select
+        lead_id,
+        {{ sum_last_days("signal_key = 'session'", 'units', 7) }} as sessions_7d,
+        {{ sum_last_days("signal_key = 'session'", 'units', 30) }} as sessions_30d,
+        {{ sum_last_days("signal_key = 'session'", 'units', 90) }} as sessions_90d,
+        {{ sum_last_days("signal_key = 'active_day'", 'units', 7) }} as active_days_7d,
+        {{ sum_last_days("signal_key = 'active_day'", 'units', 30) }} as active_days_30d,
+        {{ sum_last_days("signal_key = 'active_day'", 'units', 90) }} as active_days_90d,
+        max(activity_date) as last_visit_date
+    from signals
+    where signal_type = 'activity'
+    group by lead_id
+
+),
+
+email as (
+
+    select
+        lead_id,
+        {{ sum_last_days("signal_key = 'email_open'", 'n_events', 30) }} as email_opens_30d,
+        {{ sum_last_days("signal_key = 'email_click'", 'n_events', 30) }} as email_clicks_30d,
+        max(case when signal_key = 'unsubscribe' then last_at end) as last_unsubscribed_at,
+        max(case when signal_key = 'email_bounce' then 1 else 0 end) = 1 as has_email_bounced
+    from raw_signals
+    where signal_type = 'event_type'
+    group by lead_id
+
+),
+
+products as (
+
+    select
+        lead_id,
+        signal_key as product_id,
+        count(*) as view_days,
+        sum(n_events) as views
+    from raw_signals
+    where signal_type = 'product'
+    group by lead_id, signal_key
+
+),
+
+focus as (
+
+    select
+        lead_id,
+        max(case when product_rank = 1 then product_id end) as top_product_id,
+        max(case when product_rank = 1 then view_days end) as top_product_view_days,
+        1.0 * max(case when product_rank = 1 then views end) / sum(views) as product_focus_ratio
+    from (
+        select
+            *,
+            row_number() over (
+                partition by lead_id
+                order by view_days desc, views desc, product_id
+            ) as product_rank
+        from products
+    ) as ranked
+    group by lead_id
+
+),
+
+scored as (
+
+    {{ dimension_score('engagement', 'spine', 'rule_points', 'settings') }}
+
+),
+
+final as (
+
+    select
+        spine.lead_id,
+        {{ as_of() }} as as_of,
+        cast(coalesce(activity.sessions_7d, 0) as integer) as sessions_7d,
+        cast(coalesce(activity.sessions_30d, 0) as integer) as sessions_30d,
+        cast(coalesce(activity.sessions_90d, 0) as integer) as sessions_90d,
+        cast(coalesce(activity.active_days_7d, 0) as integer) as active_days_7d,
+        cast(coalesce(activity.active_days_30d, 0) as integer) as active_days_30d,
+        cast(coalesce(activity.active_days_90d, 0) as integer) as active_days_90d,
+        activity.last_visit_date,
+        {{ days_before_as_of('activity.last_visit_date') }} as days_since_last_visit,
+        cast(coalesce(email.email_opens_30d, 0) as integer) as email_opens_30d,
+        cast(coalesce(email.email_clicks_30d, 0) as integer) as email_clicks_30d,
+        email.last_unsubscribed_at,
+        coalesce(email.has_email_bounced, false) as has_email_bounced,
+        focus.top_product_id,
+        cast(coalesce(focus.top_product_view_days, 0) as integer) as top_product_view_days,
+        focus.product_focus_ratio,
+        coalesce(focus.top_product_view_days, 0) >= {{ var('product_focus_min_days') }} as has_product_focus,
+        coalesce(activity.sessions_30d, 0) >= {{ var('frequent_unfocused_min_sessions_30d') }}
+        and coalesce(focus.product_focus_ratio, 0) <= {{ var('frequent_unfocused_max_focus_ratio') }}
+        and coalesce(focus.top_product_view_days, 0) < {{ var('product_focus_min_days') }}
+            as is_frequent_unfocused,
+        scored.raw_points,
+        scored.score as engagement_score
+    from spine
+    inner join scored
+        on spine.lead_id = scored.lead_id
+    left join activity
+        on spine.lead_id = activity.lead_id
+    left join email
+        on spine.lead_id = email.lead_id
+    left join focus
+        on spine.lead_id = focus.lead_id
+
+)
+
+select * from final

@@ -1,0 +1,117 @@
+-- Page intent at as_of, one row per known lead: what the lead looks at. Page types
+-- ranked by intent (product > category > home; careers and support count against),
+-- searches priced by their terms, the store-hours page as local intent, and the
+-- categories of interest. Points from rules/scoring_rules.
+with
+
+spine as (
+
+    select * from {{ ref('int_lead_spine') }}
+
+),
+
+raw_signals as (
+
+    select * from {{ ref('int_lead_signals_as_of') }}
+
+),
+
+category_interest as (
+
+    select * from {{ ref('int_lead_category_interest') }}
+
+),
+
+rule_points as (
+
+    select * from {{ ref('int_behaviour_rule_points') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('dimension_settings') }}
+
+),
+
+pages as (
+
+    select
+        lead_id,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'product'", 'n_events', 30) }}
+            as product_page_views_30d,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'category'", 'n_events', 30) }}
+            as category_page_views_30d,
+        {{ sum_last_days("signal_type = 'event_type' and signal_key = 'search'", 'n_events', 30) }}
+            as searches_30d,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'store_hours'", 'n_events', var('local_intent_days')) }}
+            as store_hours_views_recent,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key in ('careers', 'support')", 'n_events', 90) }}
+            as negative_page_views_90d
+    from raw_signals
+    group by lead_id
+
+),
+
+stores_viewed as (
+
+    select
+        lead_id,
+        signal_key as store_id,
+        row_number() over (
+            partition by lead_id
+            order by sum(n_events) desc, max(last_at) desc, signal_key
+        ) as store_rank
+    from raw_signals
+    where signal_type = 'store'
+    group by lead_id, signal_key
+
+),
+
+top_category as (
+
+    select
+        lead_id,
+        product_category,
+        interest_share
+    from category_interest
+    where interest_rank = 1
+
+),
+
+scored as (
+
+    {{ dimension_score('page_intent', 'spine', 'rule_points', 'settings') }}
+
+),
+
+final as (
+
+    select
+        spine.lead_id,
+        {{ as_of() }} as as_of,
+        cast(coalesce(pages.product_page_views_30d, 0) as integer) as product_page_views_30d,
+        cast(coalesce(pages.category_page_views_30d, 0) as integer) as category_page_views_30d,
+        cast(coalesce(pages.searches_30d, 0) as integer) as searches_30d,
+        cast(coalesce(pages.store_hours_views_recent, 0) as integer) as store_hours_views_recent,
+        cast(coalesce(pages.negative_page_views_90d, 0) as integer) as negative_page_views_90d,
+        stores_viewed.store_id as viewed_store_id,
+        top_category.product_category as top_category,
+        top_category.interest_share as top_category_share,
+        scored.raw_points,
+        scored.score as page_intent_score
+    from spine
+    inner join scored
+        on spine.lead_id = scored.lead_id
+    left join pages
+        on spine.lead_id = pages.lead_id
+    left join stores_viewed
+        on
+            spine.lead_id = stores_viewed.lead_id
+            and stores_viewed.store_rank = 1
+    left join top_category
+        on spine.lead_id = top_category.lead_id
+
+)
+
+select * from final
