@@ -62,3 +62,11 @@
     cross join quarantined
     where landing.n_rows <> staged.n_rows + quarantined.n_rows
 {% endtest %}
+
+{#- The model has exactly as many rows as another relation (e.g. one row per known lead). -#}
+{% test rows_equal_count(model, other) %}
+    select model_rows, other_rows
+    from (select count(*) as model_rows from {{ model }}) as model_count
+    cross join (select count(*) as other_rows from {{ other }}) as other_count
+    where model_rows <> other_rows
+{% endtest %}

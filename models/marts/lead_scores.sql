@@ -62,7 +62,7 @@ final as (
         current_scores.has_local_intent,
         current_scores.local_store_id,
         current_scores.completed_orders,
-        current_scores.days_since_last_visit
+        cast(current_scores.days_since_last_visit as integer) as days_since_last_visit
     from current_scores
     left join previous
         on current_scores.lead_id = previous.lead_id

@@ -1,0 +1,38 @@
+-- The thresholds kept as vars (dbt_project.yml) must be in range: returns one row per bad var.
+{% set checks = [
+    ('session_timeout_minutes', var('session_timeout_minutes') | float > 0),
+    ('future_tolerance_minutes', var('future_tolerance_minutes') | float >= 0),
+    ('abandoned_cart_delay_hours', var('abandoned_cart_delay_hours') | float > 0),
+    ('abandoned_cart_open_days', var('abandoned_cart_open_days') | float > 0),
+    ('rfm_analysis_days', var('rfm_analysis_days') | float > 0),
+    ('frequent_unfocused_min_sessions_30d', var('frequent_unfocused_min_sessions_30d') | float >= 1),
+    ('frequent_unfocused_max_focus_ratio', 0 <= var('frequent_unfocused_max_focus_ratio') | float <= 1),
+    ('product_focus_min_days', var('product_focus_min_days') | float >= 1),
+    ('local_intent_days', var('local_intent_days') | float > 0),
+    ('local_intent_max_km', var('local_intent_max_km') | float >= 0),
+    ('category_interest_saturation', var('category_interest_saturation') | float > 0),
+    ('score_reasons_top_n', var('score_reasons_top_n') | int >= 1),
+] %}
+
+select
+    var_name,
+    is_valid
+from (
+    {%- for name, ok in checks %}
+    select
+        '{{ name }}' as var_name,
+        {{ 'true' if ok else 'false' }} as is_valid
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+) as checked
+where not is_valid
+union all
+select
+    'category_interest_action_group' as var_name,
+    false as is_valid
+where not exists (
+    select 1 from {{ ref('decay_half_lives') }}
+    where action_group = '{{ var("category_interest_action_group") }}'
+)
