@@ -42,6 +42,8 @@ class Settings:
     dbt_threads: int
     max_quarantine_share: float
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Mart gate: no single fit grade may hold more than this share of the leads.
+    max_grade_share: float = 0.98
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -55,6 +57,7 @@ class Settings:
             duckdb_temp_dir=_path("LEADSCORE_DUCKDB_TEMP_DIR", "data/tmp/duckdb"),
             dbt_threads=int(_float("LEADSCORE_DBT_THREADS", 2)),
             max_quarantine_share=_float("LEADSCORE_MAX_QUARANTINE_SHARE", 0.2),
+            max_grade_share=_float("LEADSCORE_MAX_GRADE_SHARE", 0.98),
         )
 
     def dbt_env(self) -> dict[str, str]:
