@@ -83,29 +83,3 @@
 {% macro sum_last_days(condition, value, n_days, date_column='activity_date') -%}
     sum(case when {{ condition }} and {{ date_column }} >= {{ as_of_date_minus(n_days) }} then {{ value }} else 0 end)
 {%- endmacro %}
-
-{#- The raw points and 0-100 score of one dimension for every lead of the spine.
-    `points` has (lead_id, dimension, points); settings come from rules/dimension_settings. -#}
-{% macro dimension_score(dimension, spine, points, settings) -%}
-    select
-        {{ spine }}.lead_id,
-        coalesce(dimension_points.raw_points, 0) as raw_points,
-        {{ normalise_score(
-            'coalesce(dimension_points.raw_points, 0)',
-            'dimension_settings.max_raw_points',
-            'dimension_settings.normalisation',
-            'dimension_settings.saturation_points') }} as score
-    from {{ spine }}
-    cross join (
-        select * from {{ settings }} where dimension = '{{ dimension }}'
-    ) as dimension_settings
-    left join (
-        select
-            lead_id,
-            sum(points) as raw_points
-        from {{ points }}
-        where dimension = '{{ dimension }}'
-        group by lead_id
-    ) as dimension_points
-        on {{ spine }}.lead_id = dimension_points.lead_id
-{%- endmacro %}

@@ -21,21 +21,9 @@ nearest_store as (
 
 ),
 
-rule_points as (
+dimension_scores as (
 
-    select * from {{ ref('int_demographic_rule_points') }}
-
-),
-
-settings as (
-
-    select * from {{ ref('dimension_settings') }}
-
-),
-
-scored as (
-
-    {{ dimension_score('demographic', 'spine', 'rule_points', 'settings') }}
+    select * from {{ ref('int_lead_dimension_scores') }}
 
 ),
 
@@ -57,11 +45,11 @@ final as (
             + case when profiles.postal_code is not null or profiles.latitude is not null then 1 else 0 end
             + case when profiles.has_marketing_consent is not null then 1 else 0 end
         ) / 5.0 as profile_completeness,
-        scored.raw_points,
-        scored.score as demographic_score
+        dimension_scores.demographic_raw_points as raw_points,
+        dimension_scores.demographic_score
     from spine
-    inner join scored
-        on spine.lead_id = scored.lead_id
+    inner join dimension_scores
+        on spine.lead_id = dimension_scores.lead_id
     left join profiles
         on spine.lead_id = profiles.lead_id
     left join nearest_store

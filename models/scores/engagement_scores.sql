@@ -22,15 +22,9 @@ raw_signals as (
 
 ),
 
-rule_points as (
+dimension_scores as (
 
-    select * from {{ ref('int_behaviour_rule_points') }}
-
-),
-
-settings as (
-
-    select * from {{ ref('dimension_settings') }}
+    select * from {{ ref('int_lead_dimension_scores') }}
 
 ),
 
@@ -98,12 +92,6 @@ focus as (
 
 ),
 
-scored as (
-
-    {{ dimension_score('engagement', 'spine', 'rule_points', 'settings') }}
-
-),
-
 final as (
 
     select
@@ -129,11 +117,11 @@ final as (
         and coalesce(focus.product_focus_ratio, 0) <= {{ var('frequent_unfocused_max_focus_ratio') }}
         and coalesce(focus.top_product_view_days, 0) < {{ var('product_focus_min_days') }}
             as is_frequent_unfocused,
-        scored.raw_points,
-        scored.score as engagement_score
+        dimension_scores.engagement_raw_points as raw_points,
+        dimension_scores.engagement_score
     from spine
-    inner join scored
-        on spine.lead_id = scored.lead_id
+    inner join dimension_scores
+        on spine.lead_id = dimension_scores.lead_id
     left join activity
         on spine.lead_id = activity.lead_id
     left join email

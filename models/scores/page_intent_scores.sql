@@ -22,15 +22,9 @@ category_interest as (
 
 ),
 
-rule_points as (
+dimension_scores as (
 
-    select * from {{ ref('int_behaviour_rule_points') }}
-
-),
-
-settings as (
-
-    select * from {{ ref('dimension_settings') }}
+    select * from {{ ref('int_lead_dimension_scores') }}
 
 ),
 
@@ -79,12 +73,6 @@ top_category as (
 
 ),
 
-scored as (
-
-    {{ dimension_score('page_intent', 'spine', 'rule_points', 'settings') }}
-
-),
-
 final as (
 
     select
@@ -98,11 +86,11 @@ final as (
         stores_viewed.store_id as viewed_store_id,
         top_category.product_category as top_category,
         top_category.interest_share as top_category_share,
-        scored.raw_points,
-        scored.score as page_intent_score
+        dimension_scores.page_intent_raw_points as raw_points,
+        dimension_scores.page_intent_score
     from spine
-    inner join scored
-        on spine.lead_id = scored.lead_id
+    inner join dimension_scores
+        on spine.lead_id = dimension_scores.lead_id
     left join pages
         on spine.lead_id = pages.lead_id
     left join stores_viewed

@@ -33,15 +33,9 @@ rfm as (
 
 ),
 
-rule_points as (
+dimension_scores as (
 
-    select * from {{ ref('int_behaviour_rule_points') }}
-
-),
-
-settings as (
-
-    select * from {{ ref('dimension_settings') }}
+    select * from {{ ref('int_lead_dimension_scores') }}
 
 ),
 
@@ -84,12 +78,6 @@ abandoned as (
 
 ),
 
-scored as (
-
-    {{ dimension_score('purchase', 'spine', 'rule_points', 'settings') }}
-
-),
-
 final as (
 
     select
@@ -124,11 +112,11 @@ final as (
         rfm.rfm_frequency_quintile,
         rfm.rfm_monetary_quintile,
         rfm.rfm_segment,
-        scored.raw_points,
-        scored.score as purchase_score
+        dimension_scores.purchase_raw_points as raw_points,
+        dimension_scores.purchase_score
     from spine
-    inner join scored
-        on spine.lead_id = scored.lead_id
+    inner join dimension_scores
+        on spine.lead_id = dimension_scores.lead_id
     left join cart_activity
         on spine.lead_id = cart_activity.lead_id
     left join order_summary

@@ -1,8 +1,5 @@
--- The combined scoring at as_of, one row per known lead:
---   lead_score      = weighted mean of the four dimension scores (rules/dimension_settings),
---                     over the dimensions the shop has data for (a shop with only orders is
---                     scored on purchase behaviour alone, one with only events on behaviour)
---   behaviour_score = the same over engagement, page intent and purchase
+-- The combined scoring at as_of, one row per known lead (lead_score and behaviour_score
+-- come from int_lead_dimension_scores):
 --   fit_grade       = rules/fit_grades by demographic score; engagement_tier = rules/engagement_tiers
 --                     by behaviour score; lifecycle_stage = first row of rules/lifecycle_stages
 --                     whose thresholds hold; recommended_action = first row of
@@ -51,9 +48,9 @@ reasons as (
 
 ),
 
-settings as (
+dimension_scores as (
 
-    select * from {{ ref('dimension_settings') }}
+    select * from {{ ref('int_lead_dimension_scores') }}
 
 ),
 
@@ -87,33 +84,6 @@ rfm_segments as (
 
 ),
 
-available as (
-
-    -- which dimensions the shop feeds at all (per run, not per lead)
-    select
-        max(case when has_profile then 1 else 0 end) as has_profiles,
-        max(case when has_events then 1 else 0 end) as has_events,
-        max(case when has_events or has_orders then 1 else 0 end) as has_purchase_data
-    from spine
-
-),
-
-weights as (
-
-    select
-        max(case when settings.dimension = 'demographic' then settings.weight end)
-        * max(available.has_profiles) as w_demographic,
-        max(case when settings.dimension = 'engagement' then settings.weight end)
-        * max(available.has_events) as w_engagement,
-        max(case when settings.dimension = 'page_intent' then settings.weight end)
-        * max(available.has_events) as w_page_intent,
-        max(case when settings.dimension = 'purchase' then settings.weight end)
-        * max(available.has_purchase_data) as w_purchase
-    from settings
-    cross join available
-
-),
-
 combined as (
 
     select
@@ -123,21 +93,8 @@ combined as (
         engagement.engagement_score,
         page_intent.page_intent_score,
         purchase.purchase_score,
-        cast(round(
-            (
-                weights.w_demographic * demographic.demographic_score
-                + weights.w_engagement * engagement.engagement_score
-                + weights.w_page_intent * page_intent.page_intent_score
-                + weights.w_purchase * purchase.purchase_score
-            ) / nullif(weights.w_demographic + weights.w_engagement + weights.w_page_intent + weights.w_purchase, 0)
-        , 0) as integer) as lead_score,
-        cast(round(
-            (
-                weights.w_engagement * engagement.engagement_score
-                + weights.w_page_intent * page_intent.page_intent_score
-                + weights.w_purchase * purchase.purchase_score
-            ) / nullif(weights.w_engagement + weights.w_page_intent + weights.w_purchase, 0)
-        , 0) as integer) as behaviour_score,
+        dimension_scores.lead_score,
+        dimension_scores.behaviour_score,
         page_intent.top_category,
         page_intent.viewed_store_id,
         page_intent.store_hours_views_recent,
@@ -154,7 +111,7 @@ combined as (
         profiles.has_marketing_consent,
         profiles.profile_version_at
     from spine
-    cross join weights
+    inner join dimension_scores on spine.lead_id = dimension_scores.lead_id
     inner join demographic on spine.lead_id = demographic.lead_id
     inner join engagement on spine.lead_id = engagement.lead_id
     inner join page_intent on spine.lead_id = page_intent.lead_id
@@ -167,7 +124,6 @@ flagged as (
 
     select
         combined.*,
-        coalesce(combined.lead_score, 0) as final_score,
         combined.store_hours_views_recent > 0
         or coalesce(combined.nearest_store_km <= {{ var('local_intent_max_km') }}, false) as has_local_intent,
         coalesce(
@@ -197,7 +153,7 @@ graded as (
     inner join fit_grades
         on flagged.demographic_score >= fit_grades.min_demographic_score
     inner join tiers
-        on coalesce(flagged.behaviour_score, 0) >= tiers.min_behaviour_score
+        on flagged.behaviour_score >= tiers.min_behaviour_score
     group by flagged.lead_id
 
 ),
@@ -216,7 +172,7 @@ staged as (
         on
             flagged.completed_orders >= stages.min_completed_orders
             and (not stages.requires_open_abandoned_cart or flagged.has_open_abandoned_cart)
-            and (stages.min_lead_score is null or flagged.final_score >= stages.min_lead_score)
+            and (stages.min_lead_score is null or flagged.lead_score >= stages.min_lead_score)
             and (stages.min_engagement_score is null or flagged.engagement_score >= stages.min_engagement_score)
             and (not stages.requires_profile or flagged.has_profile)
 
@@ -263,12 +219,12 @@ final as (
     select
         flagged.lead_id,
         {{ as_of() }} as as_of,
-        flagged.final_score as lead_score,
+        flagged.lead_score as lead_score,
         flagged.demographic_score,
         flagged.engagement_score,
         flagged.page_intent_score,
         flagged.purchase_score,
-        coalesce(flagged.behaviour_score, 0) as behaviour_score,
+        flagged.behaviour_score as behaviour_score,
         fit_grades.fit_grade,
         tiers.engagement_tier,
         {{ dbt.concat(['fit_grades.fit_grade', 'cast(tiers.engagement_tier as ' ~ dbt.type_string() ~ ')']) }}
