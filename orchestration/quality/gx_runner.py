@@ -1,0 +1,203 @@
+"""Run a GX 1.x expectation suite on a pandas DataFrame and write Data Docs.
+
+One :class:`GxValidator` per gate and run: an *ephemeral* data context (nothing is written
+to the repository; the only files are the Data Docs HTML under the configured folder),
+a pandas data source, and a Data Docs site rooted at ``docs_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx  # noqa: E402  (analytics must be off before the import)
+import pandas as pd  # noqa: E402
+from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.expectations import Expectation  # noqa: E402
+
+from orchestration.quality.report import ExpectationOutcome, SuiteReport  # noqa: E402
+
+SITE_NAME = "leadscore"
+#: Row numbers (the ``_source_row`` of a landing file, or the key of the mart) that GX
+#: reports beside unexpected values, so a failure names the rows to look at.
+MAX_EXAMPLES = 5
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+#: How index columns are named in messages.
+INDEX_LABELS = {"_source_row": "row"}
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _run_name(batch_name: str) -> str:
+    """Data Docs store runs by name in a folder: no path separators."""
+    return batch_name.replace("/", "__").replace("\\", "__")
+
+
+def _fmt_share(count: int, total: int) -> str:
+    share = (count / total) if total else 0.0
+    return f"{count:,} of {total:,} ({share:.1%})"
+
+
+class GxValidator:
+    """Validates DataFrames against suites and renders the results as Data Docs."""
+
+    def __init__(self, docs_dir: Path, index_columns: Sequence[str] = ()):
+        self.docs_dir = docs_dir
+        self.index_columns = list(index_columns)
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.context.add_data_docs_site(
+            site_name=SITE_NAME,
+            site_config={
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        self._source = self.context.data_sources.add_pandas("leadscore")
+        self._definitions: dict[str, gx.ValidationDefinition] = {}
+
+    def _definition(self, suite: gx.ExpectationSuite) -> gx.ValidationDefinition:
+        if suite.name not in self._definitions:
+            suite = self.context.suites.add(suite)
+            asset = self._source.add_dataframe_asset(suite.name)
+            batch = asset.add_batch_definition_whole_dataframe(suite.name)
+            self._definitions[suite.name] = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
+            )
+        return self._definitions[suite.name]
+
+    def validate(
+        self,
+        frame: pd.DataFrame,
+        suite: gx.ExpectationSuite,
+        batch_name: str,
+        notes: Sequence[str] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> SuiteReport:
+        """Validate ``frame``; the run is named after the batch in the Data Docs."""
+        definition = self._definition(suite)
+        result_format: dict[str, Any] = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": MAX_EXAMPLES,
+        }
+        index_columns = [c for c in self.index_columns if c in frame.columns]
+        if index_columns:
+            result_format["unexpected_index_column_names"] = index_columns
+        result = definition.run(
+            batch_parameters={"dataframe": frame},
+            result_format=result_format,
+            run_id=RunIdentifier(run_name=_run_name(batch_name), run_time=datetime.now(timezone.utc)),
+        )
+        outcomes = tuple(self._outcome(r, len(frame), index_columns) for r in result.results)
+        return SuiteReport(
+            suite=suite.name,
+            batch=batch_name,
+            row_count=len(frame),
+            outcomes=outcomes,
+            notes=tuple(notes),
+            extra=extra or {},
+        )
+
+    def build_docs(self) -> Path:
+        """Render every validation of this validator; returns the index page."""
+        self.context.build_data_docs(site_names=[SITE_NAME])
+        write_root_index(self.docs_dir.parent)
+        return self.docs_dir / "index.html"
+
+    def _outcome(self, result: Any, rows: int, index_columns: list[str]) -> ExpectationOutcome:
+        config = result.expectation_config
+        meta = config.meta or {}
+        kwargs = config.kwargs
+        details = result.result or {}
+        exception = (result.exception_info or {}).get("exception_message")
+        blocking = str(config.severity.value if hasattr(config.severity, "value")
+                       else config.severity) == "critical"
+        return ExpectationOutcome(
+            expectation=config.type,
+            column=meta.get("column") or kwargs.get("column")
+            or (", ".join(kwargs["column_list"]) if "column_list" in kwargs else None),
+            rule=config.description or config.type,
+            success=bool(result.success),
+            blocking=blocking,
+            observed=(f"an error: {exception}" if exception
+                      else self._observed(details, rows, meta)),
+            examples=self._examples(details, index_columns, kwargs.get("column")),
+        )
+
+    @staticmethod
+    def _observed(details: dict[str, Any], rows: int, meta: dict[str, Any]) -> str:
+        if "unexpected_count" in details:
+            total = details.get("element_count", rows)
+            what = meta.get("unexpected_label", "unexpected")
+            return f"{_fmt_share(int(details['unexpected_count']), int(total))} {what}"
+        if "observed_value" in details:
+            return f"observed value {_fmt_value(details['observed_value'])}"
+        return f"{rows:,} rows checked"
+
+    @staticmethod
+    def _examples(
+        details: dict[str, Any], index_columns: list[str], column: str | None
+    ) -> tuple[str, ...]:
+        indexed = details.get("partial_unexpected_index_list") or []
+        if indexed and index_columns and isinstance(indexed[0], dict):
+            examples = []
+            for item in indexed[:MAX_EXAMPLES]:
+                value = item.get(column) if column else None
+                where = ", ".join(
+                    f"{INDEX_LABELS.get(c, c)} {item.get(c)}" for c in index_columns
+                )
+                examples.append(where if _is_missing(value) else f"{_fmt_value(value)} ({where})")
+            return tuple(examples)
+        values = details.get("partial_unexpected_list") or []
+        return tuple(_fmt_value(v) for v in values[:MAX_EXAMPLES])
+
+
+ROOT_INDEX = """<!doctype html>
+<html><head><meta charset="utf-8"><title>leadscore: Great Expectations Data Docs</title></head>
+<body>
+<h1>leadscore quality gates (Great Expectations Data Docs)</h1>
+<ul>
+{items}
+</ul>
+<p>Written by <code>leadscore run</code> and the Dagster runs; each gate's page shows its
+latest validations.</p>
+</body></html>
+"""
+
+
+def write_root_index(root: Path) -> Path:
+    """A small page linking the Data Docs of every gate found under ``root``."""
+    sites = sorted(p.parent.name for p in root.glob("*/index.html"))
+    items = "\n".join(f'<li><a href="{name}/index.html">{name}</a></li>' for name in sites)
+    path = root / "index.html"
+    tmp = path.with_name(f".index.html.{os.getpid()}.tmp")
+    tmp.write_text(ROOT_INDEX.format(items=items), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,102 @@
+"""What a validation found, in words a user can act on (no GX objects leak out of here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class QualityGateFailed(RuntimeError):
+    """A blocking expectation failed: the data does not go further (not loaded / not published)."""
+
+    def __init__(self, reports: list["SuiteReport"], what_happened: str):
+        self.reports = reports
+        details = "\n".join(report.describe(only_failures=True) for report in reports)
+        super().__init__(f"{what_happened}\n{details}")
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result, made readable."""
+
+    expectation: str  # GX type, e.g. expect_column_values_to_be_in_set
+    column: str | None  # the column of the contract / mart the rule is about
+    rule: str  # what was expected, in words
+    success: bool
+    blocking: bool
+    observed: str  # what was found, in words
+    examples: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        level = "BLOCKING" if self.blocking else "warning"
+        status = "ok" if self.success else f"FAILED ({level})"
+        where = f" column {self.column}:" if self.column else " the table:"
+        text = f"{status} {self.expectation} on{where} {self.rule}; found {self.observed}"
+        if self.examples and not self.success:
+            text += "; e.g. " + ", ".join(self.examples)
+        return text
+
+
+@dataclass(frozen=True)
+class SuiteReport:
+    """The outcome of one suite on one batch (a landing file, the mart)."""
+
+    suite: str
+    batch: str
+    row_count: int
+    outcomes: tuple[ExpectationOutcome, ...]
+    notes: tuple[str, ...] = ()  # context printed under the headline (e.g. reasons)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking_failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if o.blocking and not o.success]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.blocking and not o.success]
+
+    @property
+    def passed(self) -> bool:
+        """True when no blocking expectation failed (warnings do not block)."""
+        return not self.blocking_failures
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(o.success for o in self.outcomes)
+
+    def headline(self) -> str:
+        state = "passed" if self.passed else "FAILED"
+        text = (
+            f"GX suite {self.suite} on {self.batch} ({self.row_count:,} rows): {state}, "
+            f"{self.succeeded}/{self.evaluated} expectations met"
+        )
+        if self.warnings:
+            text += f", {len(self.warnings)} warning(s)"
+        return text
+
+    def describe(self, only_failures: bool = False) -> str:
+        lines = [self.headline()]
+        lines += [f"  {note}" for note in self.notes]
+        for outcome in self.outcomes:
+            if only_failures and outcome.success:
+                continue
+            lines.append("  - " + outcome.describe())
+        return "\n".join(lines)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """JSON-friendly summary for Dagster metadata and the refresh report."""
+        return {
+            "suite": self.suite,
+            "batch": self.batch,
+            "rows": self.row_count,
+            "passed": self.passed,
+            "expectations": self.evaluated,
+            "met": self.succeeded,
+            "failures": [o.describe() for o in self.outcomes if not o.success],
+            **self.extra,
+        }

@@ -1,0 +1,183 @@
+"""The serving layer: what BI tools read, never the warehouse file dbt writes.
+
+``publish`` copies the validated marts into ``$LEADSCORE_SERVING_DIR``:
+
+- ``lead_scores.parquet``: the lead score mart, for any tool that reads Parquet;
+- ``serving.duckdb``: tables ``lead_scores``, ``lead_category_interest``,
+  ``lead_score_history``;
+- ``manifest.json``: as_of, row counts, when it was published (written last).
+
+Publishing is atomic per file: everything is written to hidden temporary files in the
+same folder, flushed to disk, then renamed over the published names (``os.replace``).
+A reader sees the previous version or the new one, never a half-written file. A reader
+holding ``serving.duckdb`` open keeps reading the version it opened (on Linux and macOS
+the old file lives on until it is closed) and never blocks a refresh, because the
+refresh never opens the published file. A killed refresh leaves only temporary files,
+which the next publish removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.config import Settings
+
+PARQUET_NAME = "lead_scores.parquet"
+DUCKDB_NAME = "serving.duckdb"
+MANIFEST_NAME = "manifest.json"
+#: Published table -> warehouse relation.
+TABLES: dict[str, str] = {
+    "lead_scores": "marts.lead_scores",
+    "lead_category_interest": "marts.lead_category_interest",
+    "lead_score_history": "marts.lead_score_history",
+}
+TEMP_MARKER = ".publishing-"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What one publish wrote (also the content of manifest.json)."""
+
+    as_of: str | None
+    published_at: str
+    row_counts: dict[str, int]
+    files: dict[str, str]
+    warehouse: str
+    run_id: str | None = None
+
+    def describe(self, serving_dir: Path) -> str:
+        counts = ", ".join(f"{table} {rows:,}" for table, rows in self.row_counts.items())
+        return "\n".join([
+            f"Serving layer (for BI tools), published {self.published_at}, as_of {self.as_of}:",
+            f"  {serving_dir / self.files['parquet']}",
+            f"  {serving_dir / self.files['duckdb']}  ({counts})",
+            f"  {serving_dir / MANIFEST_NAME}",
+        ])
+
+
+def manifest_path(serving_dir: Path) -> Path:
+    return serving_dir / MANIFEST_NAME
+
+
+def read_manifest(serving_dir: Path) -> dict[str, Any] | None:
+    """The manifest of the published version, or None when nothing was published yet."""
+    path = manifest_path(serving_dir)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(serving_dir: Path) -> list[Path]:
+    """Delete temporary files left by a publish that was killed (its process is gone)."""
+    removed = []
+    for path in serving_dir.glob(f".*{TEMP_MARKER}*"):
+        try:
+            pid = int(path.name.split(TEMP_MARKER, 1)[1].split("-", 1)[0])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _temp_path(serving_dir: Path, name: str, tag: str) -> Path:
+    return serving_dir / f".{name}{TEMP_MARKER}{os.getpid()}-{tag}"
+
+
+def publish(settings: Settings, run_id: str | None = None) -> Publication:
+    """Copy the marts from the warehouse (opened read-only) to the serving folder."""
+    serving_dir = settings.serving_dir
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(serving_dir)
+    tag = uuid.uuid4().hex[:8]
+    tmp_parquet = _temp_path(serving_dir, PARQUET_NAME, tag)
+    tmp_duckdb = _temp_path(serving_dir, DUCKDB_NAME, tag)
+    tmp_manifest = _temp_path(serving_dir, MANIFEST_NAME, tag)
+    temps = [tmp_parquet, tmp_duckdb, tmp_duckdb.with_name(tmp_duckdb.name + ".wal"), tmp_manifest]
+    try:
+        row_counts, as_of = _write_copies(settings, tmp_duckdb, tmp_parquet)
+        publication = Publication(
+            as_of=as_of,
+            published_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            row_counts=row_counts,
+            files={"parquet": PARQUET_NAME, "duckdb": DUCKDB_NAME},
+            warehouse=str(settings.duckdb_path),
+            run_id=run_id,
+        )
+        tmp_manifest.write_text(json.dumps(asdict(publication), indent=2) + "\n", encoding="utf-8")
+        for path in (tmp_parquet, tmp_duckdb, tmp_manifest):
+            _fsync(path)
+        # The manifest goes last: when it names a new version, both data files are in place.
+        os.replace(tmp_parquet, serving_dir / PARQUET_NAME)
+        os.replace(tmp_duckdb, serving_dir / DUCKDB_NAME)
+        os.replace(tmp_manifest, manifest_path(serving_dir))
+        _fsync(serving_dir)
+    finally:
+        for path in temps:
+            path.unlink(missing_ok=True)
+    return publication
+
+
+def _write_copies(
+    settings: Settings, tmp_duckdb: Path, tmp_parquet: Path
+) -> tuple[dict[str, int], str | None]:
+    """Write the serving DuckDB file and the Parquet file from the warehouse."""
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+        "temp_directory": str(settings.duckdb_temp_dir),
+    }
+    with contextlib.closing(duckdb.connect(":memory:", config=config)) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"attach {_sql_literal(str(settings.duckdb_path))} as warehouse (read_only)")
+        con.execute(f"attach {_sql_literal(str(tmp_duckdb))} as serving")
+        row_counts: dict[str, int] = {}
+        for table, source in TABLES.items():
+            con.execute(f"create table serving.main.{table} as select * from warehouse.{source}")
+            row_counts[table] = int(
+                con.execute(f"select count(*) from serving.main.{table}").fetchone()[0]
+            )
+        as_of = con.execute(
+            "select strftime(max(as_of), '%Y-%m-%d %H:%M:%S') from serving.main.lead_scores"
+        ).fetchone()[0]
+        con.execute(
+            f"copy serving.main.lead_scores to {_sql_literal(str(tmp_parquet))} "
+            "(format parquet, compression zstd)"
+        )
+        con.execute("checkpoint serving")
+        con.execute("detach serving")
+        con.execute("detach warehouse")
+    return row_counts, as_of
