@@ -23,3 +23,8 @@
 {% macro as_of() -%}
     cast('{{ as_of_string() }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+
+{#- The calendar date (UTC) of as_of. -#}
+{% macro as_of_date() -%}
+    cast('{{ as_of_string()[:10] }}' as date)
+{%- endmacro %}

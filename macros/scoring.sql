@@ -71,12 +71,12 @@
 
 {#- Whole days from a date or timestamp to the as_of date (0 = on the as_of day). -#}
 {% macro days_before_as_of(expr) -%}
-    {{ dbt.datediff(expr, 'cast(' ~ as_of() ~ ' as date)', 'day') }}
+    {{ dbt.datediff(expr, as_of_date(), 'day') }}
 {%- endmacro %}
 
 {#- The as_of date minus n days (a date). -#}
 {% macro as_of_date_minus(n_days) -%}
-    cast({{ dbt.dateadd('day', -1 * n_days, 'cast(' ~ as_of() ~ ' as date)') }} as date)
+    cast({{ dbt.dateadd('day', -1 * n_days, as_of_date()) }} as date)
 {%- endmacro %}
 
 {#- sum(value) over the rows matching `condition` in the last n days before as_of. -#}

@@ -65,7 +65,7 @@ products as (
         lead_id,
         signal_key as product_id,
         count(*) as view_days,
-        sum(n_events) as views
+        sum(n_events) as n_views
     from raw_signals
     where signal_type = 'product'
     group by lead_id, signal_key
@@ -78,13 +78,13 @@ focus as (
         lead_id,
         max(case when product_rank = 1 then product_id end) as top_product_id,
         max(case when product_rank = 1 then view_days end) as top_product_view_days,
-        1.0 * max(case when product_rank = 1 then views end) / sum(views) as product_focus_ratio
+        1.0 * max(case when product_rank = 1 then n_views end) / sum(n_views) as product_focus_ratio
     from (
         select
             *,
             row_number() over (
                 partition by lead_id
-                order by view_days desc, views desc, product_id
+                order by view_days desc, n_views desc, product_id asc
             ) as product_rank
         from products
     ) as ranked
@@ -115,8 +115,7 @@ final as (
         coalesce(focus.top_product_view_days, 0) >= {{ var('product_focus_min_days') }} as has_product_focus,
         coalesce(activity.sessions_30d, 0) >= {{ var('frequent_unfocused_min_sessions_30d') }}
         and coalesce(focus.product_focus_ratio, 0) <= {{ var('frequent_unfocused_max_focus_ratio') }}
-        and coalesce(focus.top_product_view_days, 0) < {{ var('product_focus_min_days') }}
-            as is_frequent_unfocused,
+        and coalesce(focus.top_product_view_days, 0) < {{ var('product_focus_min_days') }} as is_frequent_unfocused,
         dimension_scores.engagement_raw_points as raw_points,
         dimension_scores.engagement_score
     from spine

@@ -32,16 +32,13 @@ pages as (
 
     select
         lead_id,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'product'", 'n_events', 30) }}
-            as product_page_views_30d,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'category'", 'n_events', 30) }}
-            as category_page_views_30d,
-        {{ sum_last_days("signal_type = 'event_type' and signal_key = 'search'", 'n_events', 30) }}
-            as searches_30d,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'store_hours'", 'n_events', var('local_intent_days')) }}
-            as store_hours_views_recent,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key in ('careers', 'support')", 'n_events', 90) }}
-            as negative_page_views_90d
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'product'", 'n_events', 30) }} as product_page_views_30d,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'category'", 'n_events', 30) }} as category_page_views_30d,
+        {{ sum_last_days("signal_type = 'event_type' and signal_key = 'search'", 'n_events', 30) }} as searches_30d,
+        {{ sum_last_days(
+            "signal_type = 'page_type' and signal_key = 'store_hours'", 'n_events', var('local_intent_days')
+        ) }} as store_hours_views_recent,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key in ('careers', 'support')", 'n_events', 90) }} as negative_page_views_90d
     from raw_signals
     group by lead_id
 

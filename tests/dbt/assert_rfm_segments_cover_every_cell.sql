@@ -3,7 +3,15 @@ with
 
 quintiles as (
 
-    select 1 as q union all select 2 union all select 3 union all select 4 union all select 5
+    select 1 as q
+    union all
+    select 2
+    union all
+    select 3
+    union all
+    select 4
+    union all
+    select 5
 
 ),
 

@@ -1,24 +1,74 @@
--- Rules must name things that exist: event types, page types and lifecycle stages.
-select 'scoring_rules' as rule_table, rule_id as rule_key, key_pattern as unknown_value
-from {{ ref('scoring_rules') }}
-where
-    signal_type = 'event_type'
-    and key_pattern not in (select event_type from {{ ref('event_types') }})
-union all
-select 'scoring_rules' as rule_table, rule_id as rule_key, key_pattern as unknown_value
-from {{ ref('scoring_rules') }}
-where
-    signal_type = 'page_type'
-    and key_pattern not in (select page_type from {{ ref('page_types') }})
-union all
-select 'recommended_actions' as rule_table, recommended_action as rule_key, lifecycle_stage as unknown_value
-from {{ ref('recommended_actions') }}
-where
-    lifecycle_stage <> 'any'
-    and lifecycle_stage not in (select lifecycle_stage from {{ ref('lifecycle_stages') }})
-union all
-select 'demographic_rules' as rule_table, rule_id as rule_key, attribute_value as unknown_value
-from {{ ref('demographic_rules') }}
-where
-    (attribute = 'age_band' and attribute_value not in (select age_band from {{ ref('age_bands') }}))
-    or (attribute = 'distance_band' and attribute_value not in (select distance_band from {{ ref('distance_bands') }}))
+-- Rules must name things that exist: event types, page types, stages and bands.
+with
+
+scoring_rules as (
+
+    select * from {{ ref('scoring_rules') }}
+
+),
+
+actions as (
+
+    select * from {{ ref('recommended_actions') }}
+
+),
+
+demographic_rules as (
+
+    select * from {{ ref('demographic_rules') }}
+
+),
+
+unknown_references as (
+
+    select
+        'scoring_rules' as rule_table,
+        scoring_rules.rule_id as rule_key,
+        scoring_rules.key_pattern as unknown_value
+    from scoring_rules
+    where
+        scoring_rules.signal_type = 'event_type'
+        and scoring_rules.key_pattern not in (select event_types.event_type from {{ ref('event_types') }} as event_types)
+    union all
+    select
+        'scoring_rules' as rule_table,
+        scoring_rules.rule_id as rule_key,
+        scoring_rules.key_pattern as unknown_value
+    from scoring_rules
+    where
+        scoring_rules.signal_type = 'page_type'
+        and scoring_rules.key_pattern not in (select page_types.page_type from {{ ref('page_types') }} as page_types)
+    union all
+    select
+        'recommended_actions' as rule_table,
+        actions.recommended_action as rule_key,
+        actions.lifecycle_stage as unknown_value
+    from actions
+    where
+        actions.lifecycle_stage <> 'any'
+        and actions.lifecycle_stage not in (
+            select lifecycle.lifecycle_stage from {{ ref("lifecycle_stages") }} as lifecycle
+        )
+    union all
+    select
+        'demographic_rules' as rule_table,
+        demographic_rules.rule_id as rule_key,
+        demographic_rules.attribute_value as unknown_value
+    from demographic_rules
+    where
+        (
+            demographic_rules.attribute = 'age_band'
+            and demographic_rules.attribute_value not in (
+                select age_bands.age_band from {{ ref('age_bands') }} as age_bands
+            )
+        )
+        or (
+            demographic_rules.attribute = 'distance_band'
+            and demographic_rules.attribute_value not in (
+                select distance_bands.distance_band from {{ ref('distance_bands') }} as distance_bands
+            )
+        )
+
+)
+
+select * from unknown_references

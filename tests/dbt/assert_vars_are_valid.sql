@@ -19,14 +19,14 @@ select
     is_valid
 from (
     {%- for name, ok in checks %}
-    select
-        '{{ name }}' as var_name,
-        {{ 'true' if ok else 'false' }} as is_valid
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ name }}' as var_name,
+            {{ 'true' if ok else 'false' }} as is_valid
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
-) as checked
+) as var_checks
 where not is_valid
 union all
 select

@@ -54,8 +54,8 @@ converted as (
     inner join orders
         on
             carts.lead_id = orders.lead_id
-            and orders.ordered_at >= carts.first_add_at
-            and orders.ordered_at <= carts.abandoned_at
+            and carts.first_add_at <= orders.ordered_at
+            and carts.abandoned_at >= orders.ordered_at
     union
     select distinct
         carts.lead_id,
@@ -64,8 +64,8 @@ converted as (
     inner join purchase_days
         on
             carts.lead_id = purchase_days.lead_id
-            and purchase_days.last_at >= carts.first_add_at
-            and purchase_days.first_at <= carts.abandoned_at
+            and carts.first_add_at <= purchase_days.last_at
+            and carts.abandoned_at >= purchase_days.first_at
 
 ),
 

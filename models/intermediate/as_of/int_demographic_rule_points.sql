@@ -37,7 +37,7 @@ attributes as (
 
     select
         profiles.lead_id,
-        'age_band' as attribute,
+        'age_band' as attribute_name,
         age_bands.age_band as attribute_value
     from profiles
     inner join age_bands
@@ -45,14 +45,14 @@ attributes as (
     union all
     select
         lead_id,
-        'country' as attribute,
+        'country' as attribute_name,
         country_code as attribute_value
     from profiles
     where country_code is not null
     union all
     select
         nearest_store.lead_id,
-        'distance_band' as attribute,
+        'distance_band' as attribute_name,
         distance_bands.distance_band as attribute_value
     from nearest_store
     inner join distance_bands
@@ -62,35 +62,35 @@ attributes as (
     union all
     select
         lead_id,
-        'gender' as attribute,
+        'gender' as attribute_name,
         gender as attribute_value
     from profiles
     where gender is not null
     union all
     select
         lead_id,
-        'profile_field' as attribute,
+        'profile_field' as attribute_name,
         'email' as attribute_value
     from profiles
     where has_email
     union all
     select
         lead_id,
-        'profile_field' as attribute,
+        'profile_field' as attribute_name,
         'age' as attribute_value
     from profiles
     where age_years is not null
     union all
     select
         lead_id,
-        'profile_field' as attribute,
+        'profile_field' as attribute_name,
         'location' as attribute_value
     from profiles
     where postal_code is not null or latitude is not null
     union all
     select
         lead_id,
-        'profile_field' as attribute,
+        'profile_field' as attribute_name,
         'marketing_consent' as attribute_value
     from profiles
     where has_marketing_consent
@@ -109,7 +109,7 @@ final as (
     from attributes
     inner join rules
         on
-            attributes.attribute = rules.attribute
+            attributes.attribute_name = rules.attribute
             and attributes.attribute_value = rules.attribute_value
 
 )

@@ -50,7 +50,7 @@ final as (
             as interest_score,
         cast(row_number() over (
             partition by lead_id
-            order by interest_points desc, product_category
+            order by interest_points desc, product_category asc
         ) as integer) as interest_rank
     from per_category
 

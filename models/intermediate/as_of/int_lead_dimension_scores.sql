@@ -17,9 +17,17 @@ spine as (
 
 rule_points as (
 
-    select lead_id, dimension, points from {{ ref('int_behaviour_rule_points') }}
+    select
+        lead_id,
+        dimension,
+        points
+    from {{ ref('int_behaviour_rule_points') }}
     union all
-    select lead_id, dimension, points from {{ ref('int_demographic_rule_points') }}
+    select
+        lead_id,
+        dimension,
+        points
+    from {{ ref('int_demographic_rule_points') }}
 
 ),
 
@@ -101,12 +109,14 @@ final as (
         max(case when dimension = 'page_intent' then score end) as page_intent_score,
         max(case when dimension = 'purchase' then score end) as purchase_score,
         cast(coalesce(round(
-            sum(effective_weight * score) / nullif(sum(effective_weight), 0)
-        , 0), 0) as integer) as lead_score,
+            sum(effective_weight * score) / nullif(sum(effective_weight), 0),
+            0
+        ), 0) as integer) as lead_score,
         cast(coalesce(round(
             sum(case when dimension <> 'demographic' then effective_weight * score else 0 end)
-            / nullif(sum(case when dimension <> 'demographic' then effective_weight else 0 end), 0)
-        , 0), 0) as integer) as behaviour_score
+            / nullif(sum(case when dimension <> 'demographic' then effective_weight else 0 end), 0),
+            0
+        ), 0) as integer) as behaviour_score
     from dimension_scores
     group by lead_id
 

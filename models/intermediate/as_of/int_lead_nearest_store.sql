@@ -24,8 +24,7 @@ distances as (
     select
         profiles.lead_id,
         stores.store_id,
-        {{ haversine_km('profiles.latitude', 'profiles.longitude', 'stores.latitude', 'stores.longitude') }}
-            as distance_km
+        {{ haversine_km('profiles.latitude', 'profiles.longitude', 'stores.latitude', 'stores.longitude') }} as distance_km
     from profiles
     cross join stores
 

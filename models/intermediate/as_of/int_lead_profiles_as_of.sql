@@ -36,10 +36,10 @@ final as (
         cast(
             case
                 when birth_date is not null
-                    then floor({{ dbt.datediff('birth_date', 'cast(' ~ as_of() ~ ' as date)', 'day') }} / 365.25)
+                    then floor({{ days_before_as_of('birth_date') }} / 365.25)
                 when reported_age is not null
                     then reported_age + floor(
-                        {{ dbt.datediff('coalesce(version_at, ' ~ as_of() ~ ')', as_of(), 'day') }} / 365.25
+                        coalesce({{ days_before_as_of('version_at') }}, 0) / 365.25
                     )
             end as integer
         ) as age_years,

@@ -15,7 +15,7 @@ whole_days as (
         last_at
     from {{ ref('int_lead_daily_signals') }}
     where
-        activity_date < cast({{ as_of() }} as date)
+        activity_date < {{ as_of_date() }}
         and (identity_linked_at is null or identity_linked_at < {{ as_of() }})
 
 ),
@@ -24,7 +24,7 @@ as_of_day as (
 
     {{ lead_signals_from_events(
         ref('int_events_sessionized'),
-        "events.occurred_at >= cast(cast(" ~ as_of() ~ " as date) as " ~ dbt.type_timestamp() ~ ")"
+        "events.occurred_at >= cast(" ~ as_of_date() ~ " as " ~ dbt.type_timestamp() ~ ")"
         ~ " and events.occurred_at < " ~ as_of()
         ~ " and (events.identity_linked_at is null or events.identity_linked_at < " ~ as_of() ~ ")"
     ) }}

@@ -22,11 +22,26 @@ orders as (
 
 all_ids as (
 
-    select lead_id, 1 as from_profile, 0 as from_events, 0 as from_orders from profiles
+    select
+        lead_id,
+        1 as from_profile,
+        0 as from_events,
+        0 as from_orders
+    from profiles
     union all
-    select lead_id, 0 as from_profile, 1 as from_events, 0 as from_orders from signals
+    select
+        lead_id,
+        0 as from_profile,
+        1 as from_events,
+        0 as from_orders
+    from signals
     union all
-    select lead_id, 0 as from_profile, 0 as from_events, 1 as from_orders from orders
+    select
+        lead_id,
+        0 as from_profile,
+        0 as from_events,
+        1 as from_orders
+    from orders
 
 ),
 

@@ -180,15 +180,34 @@ staged as (
 
 lead_conditions as (
 
-    select lead_id, 'any' as lead_condition from flagged
+    select
+        lead_id,
+        'any' as lead_condition
+    from flagged
     union all
-    select lead_id, 'rfm_at_risk' as lead_condition from flagged where is_rfm_at_risk
+    select
+        lead_id,
+        'rfm_at_risk' as lead_condition
+    from flagged
+    where is_rfm_at_risk
     union all
-    select lead_id, 'local_intent' as lead_condition from flagged where has_local_intent
+    select
+        lead_id,
+        'local_intent' as lead_condition
+    from flagged
+    where has_local_intent
     union all
-    select lead_id, 'product_focus' as lead_condition from flagged where has_product_focus
+    select
+        lead_id,
+        'product_focus' as lead_condition
+    from flagged
+    where has_product_focus
     union all
-    select lead_id, 'frequent_unfocused' as lead_condition from flagged where is_frequent_unfocused
+    select
+        lead_id,
+        'frequent_unfocused' as lead_condition
+    from flagged
+    where is_frequent_unfocused
 
 ),
 
@@ -208,8 +227,8 @@ actioned as (
         on flagged.lead_id = lead_conditions.lead_id
     inner join actions
         on
-            (actions.lifecycle_stage = staged.lifecycle_stage or actions.lifecycle_stage = 'any')
-            and actions.lead_condition = lead_conditions.lead_condition
+            (staged.lifecycle_stage = actions.lifecycle_stage or actions.lifecycle_stage = 'any')
+            and lead_conditions.lead_condition = actions.lead_condition
             and (not actions.requires_contact or flagged.is_contactable)
 
 ),
@@ -219,16 +238,15 @@ final as (
     select
         flagged.lead_id,
         {{ as_of() }} as as_of,
-        flagged.lead_score as lead_score,
+        flagged.lead_score,
         flagged.demographic_score,
         flagged.engagement_score,
         flagged.page_intent_score,
         flagged.purchase_score,
-        flagged.behaviour_score as behaviour_score,
+        flagged.behaviour_score,
         fit_grades.fit_grade,
         tiers.engagement_tier,
-        {{ dbt.concat(['fit_grades.fit_grade', 'cast(tiers.engagement_tier as ' ~ dbt.type_string() ~ ')']) }}
-            as score_cell,
+        {{ dbt.concat(['fit_grades.fit_grade', 'cast(tiers.engagement_tier as ' ~ dbt.type_string() ~ ')']) }} as score_cell,
         staged.lifecycle_stage,
         flagged.top_category,
         flagged.rfm_segment,
