@@ -2,11 +2,15 @@
 
 from orchestration.landing import LandingFileError
 from orchestration.pipeline import DbtCommandFailed, RefreshAlreadyRunning
+from orchestration.quality.report import QualityGateFailed
+from orchestration.refresh import RefreshFailed
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     LandingFileError,
     DbtCommandFailed,
     RefreshAlreadyRunning,
+    RefreshFailed,
+    QualityGateFailed,
     ValueError,
     FileNotFoundError,
 )
