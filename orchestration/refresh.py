@@ -1,12 +1,52 @@
-"""One refresh of the warehouse, end to end, without a Dagster server."""
+"""One refresh, end to end, without a Dagster server: ``leadscore run`` and ``make run``.
+
+Runs the Dagster job ``refresh`` (orchestration/definitions.py) in this process, while
+holding the warehouse's refresh lock, and turns what the run recorded into a report:
+rows per layer, quarantined rows by reason, check results (GX gates and dbt tests), the
+serving paths, the GX Data Docs and the top leads.
+
+The run goes to the Dagster instance of ``$DAGSTER_HOME`` when it is set (``make run``
+and ``make ui`` share ``data/dagster_home``, so CLI runs show up in the UI), else to a
+throw-away in-memory instance.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from orchestration import pipeline
+from orchestration import pipeline, serving
 from orchestration.config import Settings
-from orchestration.landing import LoadResult
+from orchestration.landing import LandingFile, LoadResult
+
+
+#: Libraries whose INFO logging would drown the report.
+QUIET_LOGGERS = ("dagster", "dagster.builtin", "dagster_dbt", "great_expectations")
+
+
+class RefreshFailed(RuntimeError):
+    """The refresh stopped (a quality gate, a dbt error, an unreadable file); the message
+    says where and why, and that the serving layer still holds the previous version."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    asset: str
+    check: str
+    passed: bool
+    description: str
+    metadata: dict[str, Any]
+
+    @property
+    def is_gx(self) -> bool:
+        return self.check.startswith("gx_")
 
 
 @dataclass
@@ -14,6 +54,9 @@ class RefreshResult:
     load: LoadResult
     summary: pipeline.Summary
     report: str
+    run_id: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+    publication: dict[str, Any] | None = None
 
 
 def refresh(
@@ -22,18 +65,232 @@ def refresh(
     as_of: str | None = None,
     full_refresh: bool = False,
     wait: bool = False,
-    dbt_selector: list[str] | None = None,
 ) -> RefreshResult:
-    """Load new landing files, build and test every model, and summarise."""
+    """Load new landing files, build and test every model, validate, publish, summarise.
+
+    A second refresh of the same warehouse exits with :class:`RefreshAlreadyRunning`
+    (or waits with ``wait=True``). A failed run raises :class:`RefreshFailed` and leaves
+    the serving layer at its previous version.
+    """
+    as_of = pipeline.normalise_as_of(as_of)
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     with pipeline.refresh_lock(settings, wait=wait):
-        load = pipeline.load_landing(settings, full_refresh=full_refresh)
-        args = ["build", "--exclude-resource-type", "unit_test", *(dbt_selector or [])]
-        if full_refresh:
-            args.append("--full-refresh")
-        pipeline.run_dbt(settings, args, as_of=as_of, quiet=True)
+        # Imported here: loading the code location parses the dbt project if needed.
+        from orchestration import assets, definitions
+
+        job = definitions.defs.resolve_job_def(definitions.JOB_NAME)
+        output = io.StringIO()  # dbt's console output, shown with -v or when a step fails
+        with _instance() as instance, _quiet(output, enabled=not verbose):
+            result = job.execute_in_process(
+                run_config={
+                    "resources": {
+                        "options": {"config": {"as_of": as_of, "full_refresh": full_refresh}}
+                    },
+                    "loggers": {
+                        "console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}
+                    },
+                },
+                instance=instance,
+                resources={
+                    "warehouse": assets.warehouse_resource(settings, lock_held_by_caller=True)
+                },
+                raise_on_error=False,
+                tags={"leadscore/started_by": "leadscore run"},
+            )
+            checks = _check_results(result)
+            if not result.success:
+                raise RefreshFailed(_failure_report(settings, result, checks, output.getvalue()))
+            load = _load_result(result, assets.LANDING_KEY)
         summary = pipeline.summarise(settings)
-    report = (
-        f"Loaded {load.total_rows:,} new landing rows from {len(load.files)} file(s).\n"
-        + pipeline.format_summary(settings, summary)
-    )
-    return RefreshResult(load=load, summary=summary, report=report)
+    publication = serving.read_manifest(settings.serving_dir)
+    report = _report(settings, result.run_id, load, summary, checks, publication)
+    return RefreshResult(load, summary, report, result.run_id, checks, publication)
+
+
+@contextlib.contextmanager
+def _quiet(output: io.StringIO, enabled: bool) -> Iterator[None]:
+    """Keep the console for the report: dbt's streamed output goes to ``output`` and the
+    libraries' INFO logging is muted (``leadscore -v`` shows everything)."""
+    if not enabled:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(output):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+# ------------------------------------------------------------------------ run records
+
+
+
+
+class _instance:
+    """The Dagster instance of $DAGSTER_HOME, or an ephemeral one."""
+
+    def __enter__(self) -> Any:
+        from dagster import DagsterInstance
+
+        home = os.environ.get("DAGSTER_HOME")
+        if home:
+            Path(home).mkdir(parents=True, exist_ok=True)
+            self.instance = DagsterInstance.get()
+        else:
+            self.instance = DagsterInstance.ephemeral()
+        return self.instance
+
+    def __exit__(self, *exc: object) -> None:
+        self.instance.dispose()
+
+
+def _metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {key: getattr(value, "value", value) for key, value in metadata.items()}
+
+
+def _check_results(result: Any) -> list[CheckResult]:
+    checks = []
+    for evaluation in result.get_asset_check_evaluations():
+        checks.append(
+            CheckResult(
+                asset=evaluation.asset_key.to_user_string(),
+                check=evaluation.check_name,
+                passed=bool(evaluation.passed),
+                description=evaluation.description or "",
+                metadata=_metadata_values(dict(evaluation.metadata or {})),
+            )
+        )
+    return checks
+
+
+def _load_result(result: Any, landing_key: Any) -> LoadResult:
+    """The landing step's LoadResult, rebuilt from its materialization metadata."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key != landing_key:
+            continue
+        meta = _metadata_values(dict(materialization.metadata))
+        batch_id = int(meta.get("batch_id", -1))
+        load = LoadResult(
+            batch_id=None if batch_id < 0 else batch_id,
+            loaded_at=datetime.fromisoformat(str(meta["loaded_at"])),
+        )
+        for item in meta.get("files", []):
+            file = LandingFile(
+                entity=item["entity"],
+                path=Path(item["file"]),
+                relative_path=item["file"],
+                fmt=item["format"],
+                size=int(item["size"]),
+                mtime_ns=int(item["mtime_ns"]),
+            )
+            load.files.append((file, int(item["rows"])))
+        return load
+    raise RefreshFailed("the refresh run recorded no landing materialization")
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+def _checks_section(checks: list[CheckResult], settings: Settings) -> list[str]:
+    lines = ["Check results:"]
+    for check in (c for c in checks if c.is_gx):
+        meta = check.metadata
+        state = "passed" if check.passed else "FAILED"
+        if check.check == "gx_landing_batches":
+            warnings = meta.get("warnings") or []
+            lines.append(
+                f"  GX landing gate: {state}; {meta.get('files_validated', 0)} new file(s), "
+                f"{meta.get('expectations_met', 0)}/{meta.get('expectations_evaluated', 0)} "
+                f"expectations met, {len(warnings)} warning(s)"
+            )
+            lines += [f"    - {w}" for w in warnings[:10]]
+            if len(warnings) > 10:
+                lines.append(f"    ... and {len(warnings) - 10} more (see the Data Docs)")
+        else:
+            lines.append(
+                f"  GX {check.asset} ({check.check}): {state}; "
+                f"{meta.get('expectations_met', 0)}/{meta.get('expectations_evaluated', 0)} "
+                "expectations met"
+            )
+        lines += [f"    - {f}" for f in (meta.get("blocking_failures") or [])]
+    dbt = [c for c in checks if not c.is_gx]
+    failed = [c for c in dbt if not c.passed]
+    lines.append(f"  dbt tests: {len(dbt) - len(failed)} passed, {len(failed)} failed")
+    lines += [f"    - FAILED {c.asset}: {c.check} {c.description}".rstrip() for c in failed]
+    lines.append(f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}")
+    return lines
+
+
+def _report(
+    settings: Settings,
+    run_id: str,
+    load: LoadResult,
+    summary: pipeline.Summary,
+    checks: list[CheckResult],
+    publication: dict[str, Any] | None,
+) -> str:
+    lines = [
+        f"Refresh run {run_id} succeeded.",
+        f"Loaded {load.total_rows:,} new landing rows from {len(load.files)} file(s).",
+        "",
+        *_checks_section(checks, settings),
+        "",
+    ]
+    if publication:
+        counts = ", ".join(f"{t} {n:,}" for t, n in publication["row_counts"].items())
+        lines += [
+            f"Serving layer for BI tools (as_of {publication['as_of']}, published "
+            f"{publication['published_at']}):",
+            f"  {settings.serving_dir / serving.PARQUET_NAME}",
+            f"  {settings.serving_dir / serving.DUCKDB_NAME}  ({counts})",
+            f"  {serving.manifest_path(settings.serving_dir)}",
+            "",
+        ]
+    return "\n".join(lines) + pipeline.format_summary(settings, summary)
+
+
+def _failure_report(
+    settings: Settings, result: Any, checks: list[CheckResult], output: str
+) -> str:
+    lines = [f"the refresh stopped (Dagster run {result.run_id})."]
+    failed_steps = {e.step_key for e in result.get_step_failure_events()}
+    if "dbt_models" in failed_steps and output.strip():
+        lines.append("The end of dbt's output:")
+        lines += [f"  {line}" for line in output.strip().splitlines()[-30:]]
+    for event in result.get_step_failure_events():
+        lines.append(f"Step {event.step_key} failed:")
+        user = event.step_failure_data.user_failure_data
+        error = event.step_failure_data.error
+        message = user.description if user and user.description else _error_text(error)
+        lines += [f"  {line}" for line in message.splitlines()]
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        lines.append("Failed checks:")
+        for check in failed:
+            lines.append(f"  {check.asset} {check.check}:")
+            lines += [f"    {line}" for line in (check.description or "").splitlines()]
+    lines.append(f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}")
+    previous = serving.read_manifest(settings.serving_dir)
+    if previous:
+        lines.append(
+            f"The serving layer was not updated: BI tools still read the version published "
+            f"{previous['published_at']} (as_of {previous['as_of']}) in {settings.serving_dir}."
+        )
+    else:
+        lines.append(f"Nothing was published to {settings.serving_dir}.")
+    return "\n".join(lines)
+
+
+def _error_text(error: Any) -> str:
+    """The innermost user error of a step failure (not Dagster's wrapping)."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}"

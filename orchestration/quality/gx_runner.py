@@ -38,7 +38,7 @@ def _fmt_value(value: Any) -> str:
 
 
 #: How index columns are named in messages.
-INDEX_LABELS = {"_source_row": "row"}
+INDEX_LABELS = {"_source_file": "file", "_source_row": "row"}
 
 
 def _is_missing(value: Any) -> bool:

@@ -8,8 +8,9 @@ into a pandas DataFrame and validated with GX:
   event types, order statuses and currencies known, amounts >= 0, coordinates in range,
   no duplicate ids within the file: *warnings* with a ``mostly`` threshold, reported;
 - the share of rows staging would quarantine at most ``max_quarantine_share``
-  (LEADSCORE_MAX_QUARANTINE_SHARE): the only *blocking* expectation. A trickle of bad
-  rows is quarantined by dbt and reported; a flood stops the load (the whole load
+  (LEADSCORE_MAX_QUARANTINE_SHARE): the only *blocking* expectation, judged on at least
+  ``MIN_ROWS_FOR_SHARE`` rows (a file, or the small files of one load pooled). A trickle
+  of bad rows is quarantined by dbt and reported; a flood stops the load (the whole load
   transaction rolls back, nothing of the run is kept).
 
 Re-deliveries across files are not judged here (they need the warehouse); staging does.
@@ -33,6 +34,8 @@ from orchestration.quality.report import QualityGateFailed, SuiteReport
 
 #: Non-blocking expectations warn when more than this share of rows break them.
 WARN_MOSTLY = 0.99
+#: The quarantine share is judged on at least this many rows (a file, or small files pooled).
+MIN_ROWS_FOR_SHARE = 50
 #: The column naming the reason a row would be quarantined (null: the row is fine).
 REASON = "quarantine_reason"
 
@@ -187,16 +190,30 @@ def gate_frame(
     return relation.query("landing_file", sql).df()
 
 
-def build_suite(entity: str, rules: EntityRules, max_quarantine_share: float) -> gx.ExpectationSuite:
-    """The GX suite of one landing entity (built in code, versioned with the project)."""
-    suite = gx.ExpectationSuite(name=f"landing_{entity}")
+def _share_expectation(max_quarantine_share: float) -> gxe.Expectation:
+    """The one blocking expectation: share of rows staging would quarantine."""
+    return gxe.ExpectColumnValuesToBeNull(
+        column=REASON, mostly=max(0.0, 1.0 - max_quarantine_share), severity="critical",
+        description=(
+            f"at most {max_quarantine_share:.0%} of the rows would be quarantined "
+            "(LEADSCORE_MAX_QUARANTINE_SHARE)"
+        ),
+        meta={"unexpected_label": "would be quarantined"})
+
+
+def build_suite(
+    entity: str, rules: EntityRules, max_quarantine_share: float | None, name: str | None = None
+) -> gx.ExpectationSuite:
+    """The GX suite of one landing entity (built in code, versioned with the project).
+    ``max_quarantine_share`` None: without the blocking share expectation (small files)."""
+    suite = gx.ExpectationSuite(name=name or f"landing_{entity}")
     warn = {"severity": "warning", "mostly": WARN_MOSTLY}
     for column, required in CONTRACT[entity].items():
         if not required:
             continue
+        typed = column in rules.typed  # a typed column holds the parsed value
         suite.add_expectation(gxe.ExpectColumnToExist(
             column=column, description="required column present", severity="critical"))
-        typed = column in rules.typed  # a typed column holds the parsed value
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(
             column=column, description="required value filled in", **warn,
             meta={"unexpected_label": "empty or unparseable" if typed else "empty"}))
@@ -227,59 +244,102 @@ def build_suite(entity: str, rules: EntityRules, max_quarantine_share: float) ->
             column_list=list(rules.unique_key), **warn,
             description=f"no duplicate ({', '.join(rules.unique_key)}) within the file",
             meta={"unexpected_label": "duplicated"}))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeNull(
-        column=REASON, mostly=max(0.0, 1.0 - max_quarantine_share), severity="critical",
-        description=(
-            f"at most {max_quarantine_share:.0%} of the rows would be quarantined "
-            "(LEADSCORE_MAX_QUARANTINE_SHARE)"
-        ),
-        meta={"unexpected_label": "would be quarantined"}))
+    if max_quarantine_share is not None:
+        suite.add_expectation(_share_expectation(max_quarantine_share))
+    return suite
+
+
+def pooled_suite(entity: str, max_quarantine_share: float) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name=f"landing_{entity}_small_files_pooled")
+    suite.add_expectation(_share_expectation(max_quarantine_share))
     return suite
 
 
 class LandingGate:
     """The ``inspect`` hook of :func:`orchestration.landing.load`: validates each new file
-    and raises :class:`QualityGateFailed` when a blocking expectation fails."""
+    and raises :class:`QualityGateFailed` when a blocking expectation fails.
+
+    A share says little about a handful of rows, so the blocking share is judged on at
+    least ``MIN_ROWS_FOR_SHARE`` rows: a file that large alone, smaller files of the same
+    entity pooled together (within one load) once the pool is that large.
+    """
 
     def __init__(self, settings: Settings):
         self.max_quarantine_share = settings.max_quarantine_share
         self.docs_dir: Path = settings.gx_docs_dir / "landing"
-        self.validator = GxValidator(self.docs_dir, index_columns=["_source_row"])
+        self.validator = GxValidator(self.docs_dir, index_columns=["_source_file", "_source_row"])
         self.rules = entity_rules()
+        share = self.max_quarantine_share
         self.suites = {
-            entity: build_suite(entity, rules, self.max_quarantine_share)
+            (entity, large): build_suite(
+                entity, rules, share if large else None,
+                name=f"landing_{entity}" if large else f"landing_{entity}_small_file")
             for entity, rules in self.rules.items()
+            for large in (True, False)
         }
+        self.pooled_suites = {entity: pooled_suite(entity, share) for entity in self.rules}
+        self.pools: dict[str, pd.DataFrame] = {}
         self.reports: list[SuiteReport] = []
+        self.files_validated = 0
 
     def __call__(self, file: LandingFile, relation: duckdb.DuckDBPyRelation) -> None:
-        report = self.validate(file, relation)
-        if not report.passed:
+        failed = [report for report in self.validate(file, relation) if not report.passed]
+        if failed:
             self.build_docs()
             raise QualityGateFailed(
-                [report],
+                failed,
                 f"landing file {file.path} did not pass the landing quality gate: nothing was "
                 f"loaded (the load rolled back); Data Docs: {self.docs_dir / 'index.html'}",
             )
 
-    def validate(self, file: LandingFile, relation: duckdb.DuckDBPyRelation) -> SuiteReport:
+    def validate(self, file: LandingFile, relation: duckdb.DuckDBPyRelation) -> list[SuiteReport]:
+        """Validate one file (and the pool of small files it joins); returns the reports."""
         rules = self.rules[file.entity]
         frame = gate_frame(file.entity, relation, rules)
-        reasons = frame[REASON].value_counts()
-        notes = []
-        if len(reasons):
-            notes.append("would be quarantined by staging: " + ", ".join(
-                f"{reason} {count:,}" for reason, count in reasons.items()))
-        report = self.validator.validate(
+        large = len(frame) >= MIN_ROWS_FOR_SHARE
+        reports = [self.validator.validate(
             frame,
-            self.suites[file.entity],
+            self.suites[(file.entity, large)],
             batch_name=file.relative_path,
-            notes=notes,
-            extra={"would_quarantine": {str(k): int(v) for k, v in reasons.items()}},
-        )
-        self.reports.append(report)
-        return report
+            notes=_reason_notes(frame, large),
+            extra={"would_quarantine": _reason_counts(frame)},
+        )]
+        self.files_validated += 1
+        if not large and len(frame):
+            reports += self._validate_pool(file, frame)
+        self.reports += reports
+        return reports
+
+    def _validate_pool(self, file: LandingFile, frame: pd.DataFrame) -> list[SuiteReport]:
+        part = frame[["_source_row", REASON]].assign(_source_file=file.relative_path)
+        pool = pd.concat([self.pools[file.entity], part]) if file.entity in self.pools else part
+        self.pools[file.entity] = pool
+        if len(pool) < MIN_ROWS_FOR_SHARE:
+            return []
+        files = pool["_source_file"].nunique()
+        return [self.validator.validate(
+            pool.reset_index(drop=True),
+            self.pooled_suites[file.entity],
+            batch_name=f"{file.entity}: {files} small files up to {file.relative_path}",
+            notes=_reason_notes(pool, True),
+        )]
 
     def build_docs(self) -> Path | None:
         """Write the Data Docs of the files validated so far (None when there were none)."""
         return self.validator.build_docs() if self.reports else None
+
+
+def _reason_counts(frame: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in frame[REASON].value_counts().items()}
+
+
+def _reason_notes(frame: pd.DataFrame, judged: bool) -> list[str]:
+    counts = _reason_counts(frame)
+    notes = []
+    if counts:
+        notes.append("would be quarantined by staging: " + ", ".join(
+            f"{reason} {count:,}" for reason, count in counts.items()))
+    if not judged:
+        notes.append(f"fewer than {MIN_ROWS_FOR_SHARE} rows: the quarantine share is judged "
+                     "on the small files of this load pooled together")
+    return notes

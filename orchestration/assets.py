@@ -1,0 +1,360 @@
+"""The refresh as Dagster assets: landing -> dbt models (staging ... marts) -> serving.
+
+- ``landing``: loads new landing files (:func:`orchestration.pipeline.load_landing`);
+  the GX landing gate runs on every new file before it is loaded (the loader's
+  ``inspect`` hook) and is reported as the blocking check ``landing/gx_landing_batches``.
+- ``dbt_models``: every dbt seed and model (``@dbt_assets`` over the manifest); dbt's data
+  tests become asset checks. The three ``landing`` sources map to the ``landing`` asset.
+- ``marts/lead_scores`` check ``gx_lead_scores``: the GX mart suite, *blocking*: when it
+  fails the serving export does not run and BI keeps the previous version.
+- ``serving_export``: publishes the marts to ``$LEADSCORE_SERVING_DIR``.
+
+The run's settings come from the ``warehouse`` resource, which also holds the refresh
+lock for the whole run (the job runs its steps in one process).
+"""
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+from pydantic import Field
+
+from orchestration import pipeline, serving
+from orchestration.config import PROJECT_ROOT, Settings
+from orchestration.landing import LoadResult
+from orchestration.quality import QualityGateFailed
+from orchestration.quality.landing_suite import LandingGate
+from orchestration.quality.mart_suite import validate_mart
+
+LANDING_KEY = dg.AssetKey(["landing"])
+LEAD_SCORES_KEY = dg.AssetKey(["marts", "lead_scores"])
+SERVED_MARTS = [dg.AssetKey(["marts", name]) for name in serving.TABLES]
+SERVING_KEY = dg.AssetKey(["serving_export"])
+LANDING_CHECK = "gx_landing_batches"
+MART_CHECK = "gx_lead_scores"
+DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]  # unit tests: `make test`
+
+# --------------------------------------------------------------------------- dbt project
+
+#: Files whose change makes the dbt manifest stale.
+_DBT_SOURCES = ("models", "macros", "seeds", "tests/dbt", "analyses")
+
+
+def _manifest_target() -> Path:
+    """The dbt target folder: ``$DBT_TARGET_PATH`` (default ``target``). The manifest
+    Dagster loads and dbt's ``partial_parse.msgpack`` live there; dagster-dbt runs each
+    build in its own sub-folder and copies the partial parse state into it."""
+    base = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return base if base.is_absolute() else PROJECT_ROOT / base
+
+
+def _manifest_is_stale(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    candidates = [PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml"]
+    for folder in _DBT_SOURCES:
+        root = PROJECT_ROOT / folder
+        if root.is_dir():
+            candidates += [p for p in root.rglob("*") if p.is_file()]
+    return any(p.exists() and p.stat().st_mtime > built for p in candidates)
+
+
+def prepare_dbt_project() -> DbtProject:
+    """The dbt project, with a manifest parsed now if it is missing or older than the code.
+
+    ``dbt parse`` runs with the venv's dbt (``pipeline.dbt_executable``), not whatever is
+    on PATH; it does not open the warehouse.
+    """
+    target = _manifest_target()
+    project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=target)
+    if _manifest_is_stale(project.manifest_path):
+        target.mkdir(parents=True, exist_ok=True)
+        pipeline.run_dbt(Settings.from_env(), ["parse", "--quiet", "--target-path", str(target)],
+                         quiet=True)
+    return project
+
+
+DBT_PROJECT = prepare_dbt_project()
+
+
+class LeadscoreTranslator(DagsterDbtTranslator):
+    """Asset keys ``<schema>/<name>`` (``marts/lead_scores``), groups by schema, and the
+    three ``landing`` sources collapsed into the one ``landing`` asset that loads them."""
+
+    def __init__(self) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props.get("source_name") == "landing":
+                return LANDING_KEY
+            return super().get_asset_key(dbt_resource_props)
+        schema = dbt_resource_props.get("schema") or "main"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "landing"
+        return dbt_resource_props.get("schema") or "dbt"
+
+
+# ------------------------------------------------------------------------- resources
+
+
+class RefreshOptions(dg.ConfigurableResource):
+    """Run configuration of a refresh (resources.options.config in the launchpad)."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="Score as of this date or UTC timestamp (ISO-8601); default: the run's start.",
+    )
+    full_refresh: bool = Field(
+        default=False,
+        description="Reload every landing file and rebuild every dbt model from scratch.",
+    )
+
+    def dbt_as_of(self) -> str | None:
+        return pipeline.normalise_as_of(self.as_of)
+
+
+def warehouse_resource(
+    settings: Settings | None = None, *, lock_held_by_caller: bool = False
+) -> dg.ResourceDefinition:
+    """The warehouse a run refreshes: yields its :class:`Settings` and holds
+    ``pipeline.refresh_lock`` for the whole run, so a UI, schedule or sensor run and
+    ``leadscore run`` never write the warehouse at once.
+
+    ``settings`` None: read from the environment when the run starts.
+    ``lock_held_by_caller``: ``leadscore run`` took the lock itself before starting the job.
+    """
+
+    @dg.resource(
+        config_schema={
+            "wait_for_lock": dg.Field(
+                bool, default_value=True,
+                description="Wait for a running refresh to finish (else fail at once).",
+            )
+        },
+        description="Settings of the warehouse being refreshed; holds the refresh lock.",
+    )
+    def warehouse(init_context: dg.InitResourceContext) -> Iterator[Settings]:
+        resolved = settings or Settings.from_env()
+        if lock_held_by_caller:
+            yield resolved
+            return
+        wait = bool(init_context.resource_config["wait_for_lock"])
+        with pipeline.refresh_lock(resolved, wait=wait):
+            yield resolved
+
+    return warehouse
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=pipeline.dbt_executable())
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration (dagster-dbt passes os.environ to dbt)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# ---------------------------------------------------------------------------- assets
+
+
+def _load_metadata(load: LoadResult) -> dict[str, Any]:
+    files = [
+        {"entity": f.entity, "file": f.relative_path, "rows": rows, "size": f.size,
+         "mtime_ns": f.mtime_ns, "format": f.fmt}
+        for f, rows in load.files
+    ]
+    return {
+        "files_loaded": len(files),
+        "rows_loaded": load.total_rows,
+        "rows_events": load.rows("events"),
+        "rows_leads": load.rows("leads"),
+        "rows_orders": load.rows("orders"),
+        "batch_id": load.batch_id if load.batch_id is not None else -1,
+        "loaded_at": load.loaded_at.isoformat(sep=" "),
+        "files": dg.MetadataValue.json(files),
+    }
+
+
+def _gate_metadata(gate: LandingGate, docs: Path | None) -> dict[str, Any]:
+    reports = gate.reports
+    warnings = [f"{r.batch}: {o.describe()}" for r in reports for o in r.warnings]
+    failures = [f"{r.batch}: {o.describe()}" for r in reports for o in r.blocking_failures]
+    would_quarantine: dict[str, int] = {}
+    for report in reports:
+        for reason, count in report.extra.get("would_quarantine", {}).items():
+            would_quarantine[reason] = would_quarantine.get(reason, 0) + count
+    metadata: dict[str, Any] = {
+        "files_validated": gate.files_validated,
+        "expectations_evaluated": sum(r.evaluated for r in reports),
+        "expectations_met": sum(r.succeeded for r in reports),
+        "warnings": dg.MetadataValue.json(warnings),
+        "blocking_failures": dg.MetadataValue.json(failures),
+        "would_quarantine": dg.MetadataValue.json(would_quarantine),
+    }
+    if docs is not None:
+        metadata["gx_data_docs"] = dg.MetadataValue.path(str(docs))
+    return metadata
+
+
+@dg.asset(
+    key=LANDING_KEY,
+    group_name="landing",
+    kinds={"duckdb", "python"},
+    description=(
+        "Raw landing rows (schema landing: events, leads, orders), copied as text from the "
+        "new files under $LEADSCORE_LANDING_DIR; every new file passes the GX landing gate first."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            LANDING_CHECK,
+            asset=LANDING_KEY,
+            blocking=True,
+            description=(
+                "GX landing suite on every new file: required columns, parsing, value sets, "
+                "ranges, duplicate ids (warnings); blocks when more than "
+                "LEADSCORE_MAX_QUARANTINE_SHARE of a file's rows would be quarantined."
+            ),
+        )
+    ],
+)
+def landing(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
+) -> Iterator[Any]:
+    gate = LandingGate(warehouse)
+    try:
+        load = pipeline.load_landing(warehouse, full_refresh=options.full_refresh, inspect=gate)
+    except QualityGateFailed as exc:
+        docs = gate.build_docs()
+        yield dg.AssetCheckResult(
+            check_name=LANDING_CHECK,
+            asset_key=LANDING_KEY,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=str(exc)[:2000],
+            metadata=_gate_metadata(gate, docs),
+        )
+        context.log.error(str(exc))
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    docs = gate.build_docs()
+    for report in gate.reports:
+        context.log.info(report.describe(only_failures=True))
+    yield dg.MaterializeResult(asset_key=LANDING_KEY, metadata=_load_metadata(load))
+    yield dg.AssetCheckResult(
+        check_name=LANDING_CHECK,
+        asset_key=LANDING_KEY,
+        passed=True,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{gate.files_validated} new file(s) validated" if gate.reports
+                     else "no new landing files"),
+        metadata=_gate_metadata(gate, docs),
+    )
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=LeadscoreTranslator(),
+    name="dbt_models",
+)
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
+) -> Iterator[Any]:
+    """``dbt build`` (seeds, models, data tests; unit tests run in ``make test``)."""
+    args = [*DBT_BUILD_ARGS, "--vars", pipeline.dbt_vars(options.dbt_as_of())]
+    if options.full_refresh:
+        args.append("--full-refresh")
+    warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    with _environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
+        invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+
+
+@dg.asset_check(
+    asset=LEAD_SCORES_KEY,
+    name=MART_CHECK,
+    blocking=True,
+    description=(
+        "GX mart suite on marts.lead_scores: one row per known lead, scores 0-100, known "
+        "grades / tiers / stages / actions, not all leads equal, share per grade bounded "
+        "(LEADSCORE_MAX_GRADE_SHARE). Blocking: a failure stops the serving export."
+    ),
+)
+def lead_scores_gx(
+    context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Settings]
+) -> dg.AssetCheckResult:
+    report, docs = validate_mart(warehouse)
+    text = report.describe(only_failures=report.passed)
+    (context.log.info if report.passed else context.log.error)(f"{text}\nData Docs: {docs}")
+    return dg.AssetCheckResult(
+        passed=report.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=report.describe(only_failures=True)[:2000],
+        metadata={
+            "rows": report.row_count,
+            "known_leads": report.extra.get("known_leads", -1),
+            "expectations_evaluated": report.evaluated,
+            "expectations_met": report.succeeded,
+            "blocking_failures": dg.MetadataValue.json(
+                [o.describe() for o in report.blocking_failures]),
+            "gx_data_docs": dg.MetadataValue.path(str(docs)),
+        },
+    )
+
+
+@dg.asset(
+    key=SERVING_KEY,
+    deps=SERVED_MARTS,
+    group_name="serving",
+    kinds={"duckdb", "parquet"},
+    description=(
+        "The validated marts published for BI tools: lead_scores.parquet and serving.duckdb "
+        "(lead_scores, lead_category_interest, lead_score_history) in $LEADSCORE_SERVING_DIR, "
+        "replaced atomically; manifest.json says what and when."
+    ),
+)
+def serving_export(
+    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
+    publication = serving.publish(warehouse, run_id=context.run_id)
+    context.log.info(publication.describe(warehouse.serving_dir))
+    return dg.MaterializeResult(
+        metadata={
+            "serving_dir": dg.MetadataValue.path(str(warehouse.serving_dir)),
+            "as_of": publication.as_of or "",
+            "published_at": publication.published_at,
+            **{f"rows_{table}": rows for table, rows in publication.row_counts.items()},
+            "manifest": dg.MetadataValue.json(json.loads(
+                serving.manifest_path(warehouse.serving_dir).read_text(encoding="utf-8"))),
+        }
+    )
