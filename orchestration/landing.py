@@ -232,12 +232,13 @@ def _reader_sql(file: LandingFile, columns: Iterable[str] | None = None) -> str:
     return f"read_json({path}, format = 'newline_delimited', columns = {{{spec}}})"
 
 
-def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
-    """The file's rows as the entity's contract columns (text), in file order, plus
-    ``_source_row``. Raises :class:`LandingFileError` when the file cannot be read."""
+def file_select_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
+    """SQL selecting the file's rows as the entity's contract columns (text), in file
+    order, plus ``_source_row``. Raises :class:`LandingFileError` when the file cannot be
+    read or lacks a required column."""
     contract = CONTRACT[file.entity]
     try:
-        described = con.sql(f"describe select * from {_reader_sql(file)}").fetchall()
+        described = con.execute(f"describe select * from {_reader_sql(file)}").fetchall()
     except duckdb.Error as exc:
         raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
     present_lower = {row[0].lower(): row[0] for row in described}
@@ -256,7 +257,12 @@ def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.D
         for c in contract
     ]
     reader = _reader_sql(file, source_cols if file.fmt == "json" else None)
-    sql = f"select {', '.join(select)}, row_number() over () as _source_row from {reader}"
+    return f"select {', '.join(select)}, row_number() over () as _source_row from {reader}"
+
+
+def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
+    """The file's rows as a DuckDB relation (see :func:`file_select_sql`)."""
+    sql = file_select_sql(con, file)
     try:
         return con.sql(sql)
     except duckdb.Error as exc:
@@ -332,14 +338,17 @@ def _load_file(
     loaded_at: datetime,
     inspect: FileInspector | None,
 ) -> int:
-    relation = file_relation(con, file)
+    select_sql = file_select_sql(con, file)
     if inspect is not None:
+        try:
+            relation = con.sql(select_sql)
+        except duckdb.Error as exc:
+            raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
         inspect(file, relation)
     table = f"{LANDING_SCHEMA}.{file.entity}"
     next_seq = con.execute(f"select coalesce(max(_ingest_seq), 0) from {table}").fetchone()[0]
     columns = ", ".join(_quote(c) for c in CONTRACT[file.entity])
     try:
-        relation.create_view("_landing_file", replace=True)
         inserted = con.execute(
             f"""
             insert into {table}
@@ -349,10 +358,9 @@ def _load_file(
                    {_literal(file.relative_path)} as _source_file,
                    _source_row,
                    cast({_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at
-            from _landing_file
+            from ({select_sql}) as landing_file
             """
         ).fetchone()[0]
-        con.execute("drop view if exists _landing_file")
     except duckdb.Error as exc:
         raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
     return int(inserted)

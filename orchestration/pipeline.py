@@ -83,6 +83,7 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     )
     # ICU is linked in but loads after connect, so the time zone is set here, not in config.
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
     return con
 
 
