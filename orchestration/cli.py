@@ -23,9 +23,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.demo_if_empty and _landing_is_empty(settings.landing_dir):
         from orchestration.generator import generate
 
+        truth = settings.landing_dir.parent / "truth"
         print(f"Landing folder {settings.landing_dir} is empty: generating demo data ...")
-        summary = generate(settings.landing_dir, truth_out=settings.landing_dir.parent / "truth")
-        print(f"  {summary}")
+        summary = generate(settings.landing_dir, truth_out=truth)
+        print(f"  {sum(summary.rows.values()):,} landing rows {summary.rows}; "
+              f"the next 30 days' orders (for `leadscore backtest`) in {truth}")
     result = refresh(
         settings,
         as_of=pipeline.normalise_as_of(args.as_of),
@@ -42,6 +44,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return generator_main(args.generator_args)
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from orchestration.backtest import run_backtest
+
+    settings = Settings.from_env()
+    result = run_backtest(
+        settings,
+        as_of=args.as_of,
+        horizon_days=args.horizon_days,
+        truth_dir=Path(args.truth_dir) if args.truth_dir else None,
+        out_dir=Path(args.out) if args.out else settings.duckdb_path.parent / "backtest",
+    )
+    print(result.format())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -56,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo-if-empty", action="store_true",
                      help="generate demo data first when the landing folder is empty")
     run.set_defaults(func=cmd_run)
+
+    back = sub.add_parser("backtest", help="check the scores at a past as_of against the orders that followed")
+    back.add_argument("--as-of", required=True, help="score as of this date or UTC timestamp")
+    back.add_argument("--horizon-days", type=int, default=30, help="outcome window (default 30)")
+    back.add_argument("--truth-dir", help="landing-format folder with the later orders "
+                      "(default: the orders in the warehouse)")
+    back.add_argument("--out", help="folder for the JSON result (default: data/backtest)")
+    back.set_defaults(func=cmd_backtest)
 
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files",
                          add_help=False)
