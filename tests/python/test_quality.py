@@ -1,0 +1,252 @@
+"""The GX quality gates on small hand-made and generated batches (no dbt needed)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from fixtures_orchestration import (  # noqa: F401  (fixtures)
+    Workspace,
+    generate_landing,
+    orchestration_session,
+    workspace,
+)
+
+from orchestration import pipeline
+from orchestration.landing import discover, file_relation
+from orchestration.quality import QualityGateFailed
+from orchestration.quality.landing_suite import MIN_ROWS_FOR_SHARE, LandingGate, gate_frame
+from orchestration.quality.mart_suite import MartBatch, validate_mart
+from orchestration.quality.reference import fit_grades, lifecycle_stages, recommended_actions
+
+EVENT_HEADER = "event_id,occurred_at,lead_id,anonymous_id,event_type\n"
+
+
+def write_events(path: Path, good: int, bad: int, start: int = 0) -> Path:
+    """``good`` valid events and ``bad`` events with an unknown type (quarantined by staging)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [f"e{start + i},2024-06-01T10:00:00+02:00,L{i % 7},,page_view\n" for i in range(good)]
+    rows += [f"x{start + i},2024-06-01T10:00:00Z,L1,,hover\n" for i in range(bad)]
+    path.write_text(EVENT_HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+def landing_counts(settings) -> dict[str, int]:
+    """Rows per landing table (all 0 when the load never committed its tables)."""
+    with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'landing'"
+        ).fetchone()[0]
+        if not exists:
+            return dict.fromkeys(("events", "leads", "orders", "_files"), 0)
+        return {
+            entity: con.execute(f"select count(*) from landing.{entity}").fetchone()[0]
+            for entity in ("events", "leads", "orders", "_files")
+        }
+
+
+# ------------------------------------------------------------------------ landing gate
+
+
+def test_gate_frame_judges_rows_like_staging(workspace: Workspace) -> None:
+    path = workspace.landing_dir / "orders" / "o.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "order_id,lead_id,ordered_at,amount,currency,status\n"
+        "o1,L1,2024-06-01T10:00:00+02:00, 12.50 ,eur,Completed\n"
+        "o2,L1,2024-06-01,-3,EUR,\n"
+        "o3,L2,yesterday,1,EUR,\n"
+        "o4,L2,2024-06-01,n/a,EUR,\n"
+        "o5,,2024-06-01,1,EUR,\n"
+        "o6,L3,2024-06-01,1,XXX,\n"
+        "o7,L3,2024-06-01,1,EUR,shipped_maybe\n",
+        encoding="utf-8",
+    )
+    gate = LandingGate(workspace.settings())
+    (file,) = discover(workspace.landing_dir)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    frame = gate_frame("orders", file_relation(con, file), gate.rules["orders"])
+    reasons = dict(zip(frame["_source_row"], frame["quarantine_reason"].fillna("ok")))
+    assert reasons == {
+        1: "ok",
+        2: "negative_amount",
+        3: "unparseable_timestamp",
+        4: "non_numeric_amount",
+        5: "missing_lead_id",
+        6: "unknown_currency",
+        7: "unknown_status",
+    }
+    assert frame.loc[0, "ordered_at"] == pd.Timestamp("2024-06-01 08:00:00")  # +02:00 -> UTC
+    assert frame.loc[0, "amount"] == 12.5 and frame.loc[0, "currency"] == "EUR"
+    assert frame.loc[2, "ordered_at__invalid"] == "yesterday"
+
+
+def test_trickle_of_bad_rows_is_reported_and_loaded(workspace: Workspace) -> None:
+    write_events(workspace.landing_dir / "events" / "day1.csv", good=95, bad=5)
+    settings = workspace.settings()
+    gate = LandingGate(settings)
+    load = pipeline.load_landing(settings, inspect=gate)
+    assert load.total_rows == 100
+    (report,) = gate.reports
+    assert report.passed
+    warning = [o for o in report.warnings if o.column == "event_type"]
+    assert warning and "'hover'" in warning[0].describe() and "row 96" in warning[0].describe()
+    assert report.extra["would_quarantine"] == {"unknown_event_type": 5}
+    docs = gate.build_docs()
+    assert docs is not None and docs.exists() and (settings.gx_docs_dir / "index.html").exists()
+
+
+def test_flood_of_bad_rows_stops_the_load_and_says_why(workspace: Workspace) -> None:
+    write_events(workspace.landing_dir / "events" / "a_good.csv", good=60, bad=0)
+    write_events(workspace.landing_dir / "events" / "b_flood.csv", good=30, bad=30, start=100)
+    settings = workspace.settings()
+    with pytest.raises(QualityGateFailed) as caught:
+        pipeline.load_landing(settings, inspect=LandingGate(settings))
+    message = str(caught.value)
+    assert "events/b_flood.csv" in message and "nothing was loaded" in message
+    assert "FAILED (BLOCKING) expect_column_values_to_be_null on column quarantine_reason" in message
+    assert "found 30 of 60 (50.0%) would be quarantined" in message
+    assert "'unknown_event_type' (row 31)" in message  # an example row of the file
+    assert "unknown_event_type 30" in message  # the reasons
+    assert "Data Docs:" in message and (settings.gx_docs_dir / "landing" / "index.html").exists()
+    # The whole load rolled back: not even the good file of the same load is kept.
+    assert landing_counts(settings) == {"events": 0, "leads": 0, "orders": 0, "_files": 0}
+
+
+def test_threshold_comes_from_the_environment(workspace: Workspace) -> None:
+    write_events(workspace.landing_dir / "events" / "day1.csv", good=70, bad=30)
+    settings = workspace.settings(LEADSCORE_MAX_QUARANTINE_SHARE="0.35")
+    assert pipeline.load_landing(settings, inspect=LandingGate(settings)).total_rows == 100
+    stricter = dataclasses.replace(settings, max_quarantine_share=0.25)
+    write_events(workspace.landing_dir / "events" / "day2.csv", good=70, bad=30, start=500)
+    with pytest.raises(QualityGateFailed, match="at most 25% of the rows"):
+        pipeline.load_landing(stricter, inspect=LandingGate(stricter))
+
+
+def test_small_files_are_judged_pooled(workspace: Workspace) -> None:
+    # Each file is too small to judge alone; together they are a flood.
+    per_file = 10
+    files = MIN_ROWS_FOR_SHARE // per_file + 1
+    for day in range(files):
+        write_events(workspace.landing_dir / "events" / f"day{day:02d}.csv", good=5, bad=5,
+                     start=day * 100)
+    settings = workspace.settings()
+    gate = LandingGate(settings)
+    with pytest.raises(QualityGateFailed) as caught:
+        pipeline.load_landing(settings, inspect=gate)
+    message = str(caught.value)
+    assert "small files" in message and "(file events/day00.csv, row 6)" in message
+    # every small file passed alone; the pool failed once it held MIN_ROWS_FOR_SHARE rows
+    small = [r.passed for r in gate.reports if r.suite.endswith("_small_file")]
+    assert small == [True] * (MIN_ROWS_FOR_SHARE // per_file)
+
+
+def test_generated_demo_day_passes_and_flood_fails(workspace: Workspace) -> None:
+    settings = workspace.settings()
+    generate_landing(workspace.landing_dir, day_range=(0, 2))
+    gate = LandingGate(settings)
+    assert pipeline.load_landing(settings, inspect=gate).total_rows > 0
+    assert all(report.passed for report in gate.reports)
+
+    flood = workspace.root / "flood"
+    generate_landing(flood, day_range=(0, 1), bad_row_share=0.6, seed=3)
+    flooded = dataclasses.replace(settings, landing_dir=flood,
+                                  duckdb_path=workspace.root / "flood.duckdb")
+    with pytest.raises(QualityGateFailed, match="would be quarantined"):
+        pipeline.load_landing(flooded, inspect=LandingGate(flooded))
+
+
+# --------------------------------------------------------------------------- mart gate
+
+
+def good_mart(rows: int = 60) -> pd.DataFrame:
+    grades, stages, actions = fit_grades(), lifecycle_stages(), recommended_actions()
+    frame = pd.DataFrame({
+        "lead_id": [f"L{i:04d}" for i in range(rows)],
+        "lead_score": [(i * 7) % 101 for i in range(rows)],
+        "fit_grade": [grades[i % len(grades)] for i in range(rows)],
+        "engagement_tier": [1 + i % 4 for i in range(rows)],
+        "lifecycle_stage": [stages[i % len(stages)] for i in range(rows)],
+        "recommended_action": [actions[i % len(actions)] for i in range(rows)],
+    })
+    for column in ("demographic_score", "engagement_score", "page_intent_score",
+                   "purchase_score", "behaviour_score"):
+        frame[column] = frame["lead_score"]
+    return frame
+
+
+def mart_failures(workspace: Workspace, frame: pd.DataFrame, known: int | None = None,
+                  **overrides: str) -> list[str]:
+    report, docs = validate_mart(
+        workspace.settings(**overrides),
+        MartBatch(frame, len(frame) if known is None else known),
+    )
+    assert docs.exists()
+    return [o.describe() for o in report.blocking_failures]
+
+
+def test_mart_suite_passes_a_sound_mart(workspace: Workspace) -> None:
+    assert mart_failures(workspace, good_mart()) == []
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("duplicate", "expect_column_values_to_be_unique on column lead_id"),
+        ("score_101", "expect_column_values_to_be_between on column lead_score"),
+        ("grade_E", "expect_column_values_to_be_in_set on column fit_grade"),
+        ("tier_5", "expect_column_values_to_be_in_set on column engagement_tier"),
+        ("stage", "expect_column_values_to_be_in_set on column lifecycle_stage"),
+        ("action", "expect_column_values_to_be_in_set on column recommended_action"),
+        ("all_equal", "expect_column_stdev_to_be_between on column lead_score"),
+        ("one_grade", "grade A holds at most 98% of the leads"),
+        ("row_count", "expect_table_row_count_to_equal on the table"),
+    ],
+)
+def test_mart_suite_names_what_is_wrong(workspace: Workspace, breakage: str, expected: str) -> None:
+    frame, known = good_mart(), None
+    if breakage == "duplicate":
+        frame.loc[1, "lead_id"] = frame.loc[0, "lead_id"]
+    elif breakage == "score_101":
+        frame.loc[3, "lead_score"] = 101
+    elif breakage == "grade_E":
+        frame.loc[4, "fit_grade"] = "E"
+    elif breakage == "tier_5":
+        frame.loc[5, "engagement_tier"] = 5
+    elif breakage == "stage":
+        frame.loc[6, "lifecycle_stage"] = "zombie"
+    elif breakage == "action":
+        frame.loc[7, "recommended_action"] = "spam_them"
+    elif breakage == "all_equal":
+        frame["lead_score"] = 42
+    elif breakage == "one_grade":
+        frame["fit_grade"] = "A"
+    elif breakage == "row_count":
+        known = len(frame) + 3
+    failures = mart_failures(workspace, frame, known)
+    assert any(expected in failure for failure in failures), failures
+    assert len(failures) == 1, failures
+
+
+def test_mart_failure_names_example_leads(workspace: Workspace) -> None:
+    frame = good_mart()
+    frame.loc[3, "lead_score"] = 101
+    (failure,) = mart_failures(workspace, frame)
+    assert "101 (lead_id L0003)" in failure
+
+
+def test_grade_share_bound_comes_from_the_environment(workspace: Workspace) -> None:
+    assert mart_failures(workspace, good_mart(), LEADSCORE_MAX_GRADE_SHARE="0.5") == []
+    failures = mart_failures(workspace, good_mart(), LEADSCORE_MAX_GRADE_SHARE="0.2")
+    assert len(failures) == 4 and all("at most 20%" in f for f in failures)  # 25% each
+
+
+def test_report_metadata_is_json(workspace: Workspace) -> None:
+    report, _ = validate_mart(workspace.settings(), MartBatch(good_mart(), 60))
+    assert json.loads(json.dumps(report.as_metadata()))["passed"] is True

@@ -1,0 +1,175 @@
+"""``leadscore run`` end to end: the whole Dagster graph on small generated data.
+
+One warehouse is built once per session (fixture ``built``) and reused; every test
+leaves it refreshable. The runs here are what takes time (dbt builds on 2 cores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import psutil
+import pytest
+from fixtures_orchestration import (  # noqa: F401  (fixtures)
+    AS_OF,
+    DAYS,
+    Built,
+    Workspace,
+    built,
+    generate_landing,
+    leadscore_command,
+    orchestration_session,
+    workspace,
+)
+from test_serving import start_reader, stop_reader
+
+from orchestration import pipeline, serving
+from orchestration.refresh import RefreshFailed, refresh
+
+
+def warehouse_count(settings, table: str) -> int:
+    with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
+        return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def published(serving_dir: Path) -> dict[str, object]:
+    """The published version as a reader sees it: manifest plus file identities."""
+    return {
+        "manifest": serving.read_manifest(serving_dir),
+        **{name: (os.stat(serving_dir / name).st_ino, os.stat(serving_dir / name).st_mtime_ns)
+           for name in (serving.PARQUET_NAME, serving.DUCKDB_NAME)},
+    }
+
+
+def test_whole_graph_materialises_and_publishes(built: Built) -> None:
+    settings, result = built.workspace.settings(), built.result
+    # serving files exist, are readable, and match the warehouse
+    leads = warehouse_count(settings, "marts.lead_scores")
+    assert leads > 100
+    parquet = pd.read_parquet(settings.serving_dir / serving.PARQUET_NAME)
+    assert len(parquet) == leads and parquet["lead_id"].is_unique
+    with contextlib.closing(duckdb.connect(
+            str(settings.serving_dir / serving.DUCKDB_NAME), read_only=True)) as con:
+        served = {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                  for t in serving.TABLES}
+    assert served == {t: warehouse_count(settings, source) for t, source in serving.TABLES.items()}
+    manifest = serving.read_manifest(settings.serving_dir)
+    assert manifest["row_counts"] == served and manifest["as_of"] == "2024-07-01 00:00:00"
+    assert manifest["run_id"] == result.run_id
+    # every check ran and passed: GX gates and dbt tests
+    names = {c.check for c in result.checks}
+    assert {"gx_landing_batches", "gx_lead_scores", "unique_lead_scores_lead_id"} <= names
+    assert all(c.passed for c in result.checks)
+    assert result.load.total_rows == warehouse_count(settings, "landing.events") + warehouse_count(
+        settings, "landing.leads") + warehouse_count(settings, "landing.orders")
+    # the report says it all
+    report = result.report
+    for expected in (
+        "Rows per layer:", "staging.stg_landing__events", "marts.lead_scores",
+        "Quarantined rows by reason:", "unknown_event_type",
+        "GX landing gate: passed", "GX marts/lead_scores (gx_lead_scores): passed",
+        "dbt tests:", " 0 failed",
+        str(settings.serving_dir / "lead_scores.parquet"),
+        str(settings.serving_dir / "serving.duckdb"),
+        f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}",
+        "Top leads:",
+    ):
+        assert expected in report, expected
+    assert (settings.gx_docs_dir / "mart" / "index.html").exists()
+    assert (settings.gx_docs_dir / "landing" / "index.html").exists()
+
+
+def test_second_refresh_exits_with_a_clear_message(built: Built) -> None:
+    settings = built.workspace.settings()
+    with pipeline.refresh_lock(settings):
+        with pytest.raises(pipeline.RefreshAlreadyRunning, match="already running.*--wait"):
+            refresh(settings, as_of=AS_OF)
+
+
+def test_failing_mart_check_stops_the_publish(built: Built) -> None:
+    settings = built.workspace.settings()
+    before = published(settings.serving_dir)
+    strict = dataclasses.replace(settings, max_grade_share=0.3)  # LEADSCORE_MAX_GRADE_SHARE
+    with pytest.raises(RefreshFailed) as caught:
+        refresh(strict, as_of=AS_OF)
+    message = str(caught.value)
+    assert "gx_lead_scores" in message
+    assert "FAILED (BLOCKING) expect_column_values_to_not_be_in_set on column fit_grade" in message
+    assert "(lead_id L" in message  # examples of offending leads
+    assert "serving layer was not updated" in message
+    assert published(settings.serving_dir) == before
+
+
+def test_flooded_landing_file_stops_the_run_before_dbt(built: Built, workspace: Workspace) -> None:
+    generate_landing(workspace.landing_dir, day_range=(0, 1), bad_row_share=0.6, seed=3)
+    settings = workspace.settings()
+    with pytest.raises(RefreshFailed) as caught:
+        refresh(settings, as_of=AS_OF)
+    message = str(caught.value)
+    assert "Step landing failed" in message and "did not pass the landing quality gate" in message
+    assert "on column quarantine_reason" in message and "would be quarantined" in message
+    assert "Nothing was published" in message
+    assert not settings.serving_dir.exists() or not any(settings.serving_dir.iterdir())
+
+
+def wait_for_dbt_build(proc: subprocess.Popen, deadline_s: float = 240) -> None:
+    """Block until ``proc`` has started ``dbt build`` (a child process)."""
+    parent = psutil.Process(proc.pid)
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"leadscore run ended before dbt started: {proc.stdout.read()}")
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "build" in child.cmdline() and any("dbt" in a for a in child.cmdline()[:2]):
+                    return
+        time.sleep(0.2)
+    raise AssertionError("dbt build did not start")
+
+
+def test_killed_refresh_leaves_serving_intact_and_next_run_recovers(built: Built) -> None:
+    ws = built.workspace
+    settings = ws.settings()
+    before = published(ws.serving_dir)
+
+    proc = subprocess.Popen(
+        leadscore_command("run", "--as-of", AS_OF), env=ws.subprocess_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        wait_for_dbt_build(proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the refresh and its dbt child, mid-build
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert published(ws.serving_dir) == before
+    assert len(pd.read_parquet(ws.serving_dir / serving.PARQUET_NAME)) == before[
+        "manifest"]["row_counts"]["lead_scores"]
+
+    # A new day of data arrives; a BI tool holds serving.duckdb open during the next refresh.
+    generate_landing(ws.landing_dir, day_range=(DAYS - 1, DAYS))
+    reader, stop = start_reader(ws.serving_dir / serving.DUCKDB_NAME, ws.root)
+    try:
+        result = refresh(settings, as_of="2024-07-02")  # returns: the reader does not block it
+    finally:
+        seen = stop_reader(reader, stop)
+    assert set(seen) == {before["manifest"]["row_counts"]["lead_scores"]}  # reader never broke
+
+    after = serving.read_manifest(ws.serving_dir)
+    assert after["run_id"] == result.run_id != before["manifest"]["run_id"]
+    assert after["as_of"] == "2024-07-02 00:00:00"
+    assert result.load.total_rows > 0 and all(c.passed for c in result.checks)
+    assert after["row_counts"]["lead_score_history"] > before["manifest"]["row_counts"][
+        "lead_score_history"]
+    with contextlib.closing(duckdb.connect(
+            str(ws.serving_dir / serving.DUCKDB_NAME), read_only=True)) as con:
+        assert con.execute("select max(as_of) from lead_scores").fetchone()[0] == pd.Timestamp(
+            "2024-07-02")
