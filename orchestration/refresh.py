@@ -117,7 +117,7 @@ def _quiet(output: io.StringIO, enabled: bool) -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stdout(output):
             yield

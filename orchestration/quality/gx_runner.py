@@ -18,8 +18,11 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import great_expectations as gx  # noqa: E402  (analytics must be off before the import)
 import pandas as pd  # noqa: E402
 from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
-from great_expectations.expectations import Expectation  # noqa: E402
+from great_expectations.data_context.types.base import (  # noqa: E402
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
 
 from orchestration.quality.report import ExpectationOutcome, SuiteReport  # noqa: E402
 
@@ -66,11 +69,15 @@ class GxValidator:
     def __init__(self, docs_dir: Path, index_columns: Sequence[str] = ()):
         self.docs_dir = docs_dir
         self.index_columns = list(index_columns)
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.context.add_data_docs_site(
-            site_name=SITE_NAME,
-            site_config={
+        # An in-memory context whose only Data Docs site is ours (GX's default ephemeral
+        # context would also create a throw-away site in the system temp folder).
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            progress_bars=ProgressBarsConfig(globally=False),
+            analytics_enabled=False,
+        )
+        config.data_docs_sites = {
+            SITE_NAME: {
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
                 "store_backend": {
@@ -78,8 +85,9 @@ class GxValidator:
                     "base_directory": str(docs_dir),
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
+            }
+        }
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
         self._source = self.context.data_sources.add_pandas("leadscore")
         self._definitions: dict[str, gx.ValidationDefinition] = {}
 
