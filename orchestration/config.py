@@ -41,6 +41,7 @@ class Settings:
     duckdb_temp_dir: Path
     dbt_threads: int
     max_quarantine_share: float
+    #: More environment for dbt (e.g. DBT_TARGET_PATH so parallel runs never share target/).
     extra_env: dict[str, str] = field(default_factory=dict)
     # Mart gate: no single fit grade may hold more than this share of the leads.
     max_grade_share: float = 0.98
@@ -73,4 +74,5 @@ class Settings:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
             "GX_ANALYTICS_ENABLED": "false",
+            **self.extra_env,
         }
