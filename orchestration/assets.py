@@ -346,7 +346,7 @@ def lead_scores_gx(
 def serving_export(
     context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
-    publication = serving.publish(warehouse, run_id=context.run_id)
+    publication = serving.publish(warehouse, run_id=context.run.run_id)
     context.log.info(publication.describe(warehouse.serving_dir))
     return dg.MaterializeResult(
         metadata={

@@ -48,7 +48,8 @@ def published_state(serving_dir: Path) -> dict[str, object]:
     """What a reader can see: file identities and the manifest."""
     return {
         "manifest": serving.read_manifest(serving_dir),
-        **{name: os.stat(serving_dir / name).st_ino
+        **{name: (os.stat(serving_dir / name).st_ino, os.stat(serving_dir / name).st_mtime_ns,
+                  os.stat(serving_dir / name).st_size)
            for name in (serving.PARQUET_NAME, serving.DUCKDB_NAME)},
     }
 
