@@ -1,0 +1,7 @@
+"""``python -m orchestration.generator``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
