@@ -30,9 +30,14 @@
         {{ raw_row_json(landing_columns(entity), 'landing_rows') }} as raw_row,
         landing_rows._loaded_at as loaded_at,
         landing_rows._batch_id as batch_id,
-        landing_rows._ingest_seq as ingest_seq
+        landing_rows._ingest_seq as ingest_seq,
+        base._processed_batch
     from {{ ref('base_landing__' ~ entity) }} as base
     inner join {{ source('landing', entity) }} as landing_rows
         on base._ingest_seq = landing_rows._ingest_seq
-    where base.quarantine_reason is not null
+    where
+        base.quarantine_reason is not null
+        {% if is_incremental() %}
+            and base._processed_batch > {{ watermark(where_clause="entity = '" ~ entity ~ "'") }}
+        {% endif %}
 {%- endmacro %}

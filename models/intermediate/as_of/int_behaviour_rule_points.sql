@@ -93,16 +93,19 @@ daily_points as (
 
 rule_points as (
 
+    -- rounded: the sum of floats must not depend on the order rows arrive in
     select
         lead_id,
         dimension,
         rule_id,
         label as rule_label,
         sum(units) as units,
-        case
-            when sum(points) < 0 then -1 * least(-1 * sum(points), max(max_rule_points))
-            else least(sum(points), max(max_rule_points))
-        end as points
+        round(
+            case
+                when sum(points) < 0 then -1 * least(-1 * sum(points), max(max_rule_points))
+                else least(sum(points), max(max_rule_points))
+            end, 6
+        ) as points
     from daily_points
     group by lead_id, dimension, rule_id, label
 

@@ -25,10 +25,10 @@ per_category as (
         sum(signals.n_events) as events_total,
         {{ sum_last_days('1 = 1', 'signals.n_events', 30, 'signals.activity_date') }} as events_30d,
         max(signals.last_at) as last_event_at,
-        sum(
+        round(sum(
             signals.n_events
             * coalesce({{ decay_factor(days_before_as_of('signals.activity_date'), 'half_life.half_life_days') }}, 1.0)
-        ) as interest_points
+        ), 6) as interest_points
     from signals
     left join half_life
         on 1 = 1

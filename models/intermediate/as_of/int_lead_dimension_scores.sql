@@ -69,7 +69,8 @@ points_per_dimension as (
     select
         lead_id,
         dimension,
-        sum(points) as raw_points
+        -- rounded: the sum of floats must not depend on the order rows arrive in
+        round(sum(points), 6) as raw_points
     from rule_points
     group by lead_id, dimension
 
@@ -96,7 +97,7 @@ dimension_scores as (
 
 ),
 
-final as (
+pivoted as (
 
     select
         lead_id,
@@ -108,17 +109,40 @@ final as (
         max(case when dimension = 'engagement' then score end) as engagement_score,
         max(case when dimension = 'page_intent' then score end) as page_intent_score,
         max(case when dimension = 'purchase' then score end) as purchase_score,
-        cast(coalesce(round(
-            sum(effective_weight * score) / nullif(sum(effective_weight), 0),
-            0
-        ), 0) as integer) as lead_score,
-        cast(coalesce(round(
-            sum(case when dimension <> 'demographic' then effective_weight * score else 0 end)
-            / nullif(sum(case when dimension <> 'demographic' then effective_weight else 0 end), 0),
-            0
-        ), 0) as integer) as behaviour_score
+        max(case when dimension = 'demographic' then effective_weight end) as w_demographic,
+        max(case when dimension = 'engagement' then effective_weight end) as w_engagement,
+        max(case when dimension = 'page_intent' then effective_weight end) as w_page_intent,
+        max(case when dimension = 'purchase' then effective_weight end) as w_purchase
     from dimension_scores
     group by lead_id
+
+),
+
+final as (
+
+    -- the weighted means are written out term by term (not as an aggregate) so that
+    -- float addition happens in one fixed order and the rounding never depends on it
+    select
+        lead_id,
+        demographic_raw_points,
+        engagement_raw_points,
+        page_intent_raw_points,
+        purchase_raw_points,
+        demographic_score,
+        engagement_score,
+        page_intent_score,
+        purchase_score,
+        cast(coalesce(round(round(
+            (
+                w_demographic * demographic_score + w_engagement * engagement_score
+                + w_page_intent * page_intent_score + w_purchase * purchase_score
+            ) / nullif(w_demographic + w_engagement + w_page_intent + w_purchase, 0)
+        , 6), 0), 0) as integer) as lead_score,
+        cast(coalesce(round(round(
+            (w_engagement * engagement_score + w_page_intent * page_intent_score + w_purchase * purchase_score)
+            / nullif(w_engagement + w_page_intent + w_purchase, 0)
+        , 6), 0), 0) as integer) as behaviour_score
+    from pivoted
 
 )
 

@@ -1,12 +1,28 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+) }}
+
 -- Good events with the lead they belong to (directly or through identity stitching)
 -- and a session: the delivered session_id, or one derived from a gap of inactivity
 -- longer than var('session_timeout_minutes') per visitor. Session boundaries depend
 -- only on earlier events, so the derivation is the same at any as_of.
+-- Incremental: a new (or late) event makes every event of its visitor be recomputed
+-- (its sessions, and the attribution of an anonymous history newly linked to a lead).
 with
 
 events as (
 
     select * from {{ ref('stg_landing__events') }}
+    {% if is_incremental() %}
+        where coalesce(anonymous_id, lead_id) in (
+            select coalesce(new_events.anonymous_id, new_events.lead_id)
+            from {{ ref('stg_landing__events') }} as new_events
+            where new_events._processed_batch > {{ watermark() }}
+        )
+    {% endif %}
 
 ),
 
@@ -97,7 +113,8 @@ final as (
         product_id,
         product_category,
         search_query,
-        _batch_id
+        _batch_id,
+        (select max(_processed_batch) from {{ ref('stg_landing__events') }}) as _processed_batch
     from numbered
 
 )

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='anonymous_id',
+    on_schema_change='fail',
+) }}
+
 -- Identity stitching: an event carrying both an anonymous_id and a lead_id links that
 -- visitor's anonymous history to the lead. One row per anonymous_id: the first link wins
 -- (ties: the smaller lead_id), so a shared device never splits its history.
@@ -8,11 +15,30 @@ events as (
     select
         anonymous_id,
         lead_id,
-        occurred_at
+        occurred_at,
+        _processed_batch
     from {{ ref('stg_landing__events') }}
     where
         anonymous_id is not null
         and lead_id is not null
+        {% if is_incremental() %}
+            and _processed_batch > {{ watermark() }}
+        {% endif %}
+    {% if is_incremental() %}
+        -- the current link of the anonymous ids seen again competes with the new candidates
+        union all
+        select
+            anonymous_id,
+            lead_id,
+            linked_at as occurred_at,
+            _processed_batch
+        from {{ this }}
+        where anonymous_id in (
+            select new_links.anonymous_id
+            from {{ ref('stg_landing__events') }} as new_links
+            where new_links._processed_batch > {{ watermark() }}
+        )
+    {% endif %}
 
 ),
 
@@ -22,6 +48,7 @@ ranked as (
         anonymous_id,
         lead_id,
         occurred_at,
+        max(_processed_batch) over () as _processed_batch,
         row_number() over (
             partition by anonymous_id
             order by occurred_at, lead_id
@@ -35,7 +62,8 @@ final as (
     select
         anonymous_id,
         lead_id,
-        occurred_at as linked_at
+        occurred_at as linked_at,
+        _processed_batch
     from ranked
     where link_rank = 1
 

@@ -2,4 +2,60 @@
 -- page type, category, product view, search terms, store page, session) the number of
 -- events and the first / last time. identity_linked_at is kept in the key so that
 -- history stitched to a lead only counts from the moment of the link.
-{{ lead_signals_from_events(ref('int_events_sessionized')) }}
+-- Incremental: every (lead, day) touched by re-processed events is recomputed whole.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['lead_id', 'activity_date'],
+    on_schema_change='fail',
+) }}
+
+with
+
+{% if is_incremental() %}
+touched_lead_days as (
+
+    select distinct
+        resolved_lead_id,
+        cast(occurred_at as date) as activity_date
+    from {{ ref('int_events_sessionized') }}
+    where
+        _processed_batch > {{ watermark() }}
+        and resolved_lead_id is not null
+
+),
+
+events as (
+
+    select sessionized.*
+    from {{ ref('int_events_sessionized') }} as sessionized
+    inner join touched_lead_days
+        on
+            sessionized.resolved_lead_id = touched_lead_days.resolved_lead_id
+            and cast(sessionized.occurred_at as date) = touched_lead_days.activity_date
+
+),
+{% else %}
+events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+{% endif %}
+
+signals as (
+
+    {{ lead_signals_from_events('events') }}
+
+),
+
+final as (
+
+    select
+        signals.*,
+        (select max(_processed_batch) from {{ ref('int_events_sessionized') }}) as _processed_batch
+    from signals
+
+)
+
+select * from final

@@ -1,10 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_ingest_seq',
+    on_schema_change='fail',
+) }}
+
 -- Every landing event row, parsed, with the reason it must be quarantined (null = good).
 -- stg_landing__events keeps the good rows, quarantined_rows the others: nothing is lost.
 with
 
 source as (
 
-    select * from {{ source('landing', 'events') }}
+    {{ landing_rows_to_process('events', 'event_id') }}
 
 ),
 
@@ -84,7 +91,8 @@ final as (
         _source_file,
         _source_row,
         _loaded_at,
-        quarantine_reason
+        quarantine_reason,
+        {{ newest_landing_batch('events') }} as _processed_batch
     from ranked
 
 )

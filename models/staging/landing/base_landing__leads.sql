@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_ingest_seq',
+    on_schema_change='fail',
+) }}
+
 -- Every landing lead row, parsed, with the reason it must be quarantined (null = good).
 -- Rows of one lead with different updated_at are versions and all kept; the same
 -- (lead_id, updated_at) delivered twice: identical => exact re-delivery, different =>
@@ -6,7 +13,7 @@ with
 
 source as (
 
-    select * from {{ source('landing', 'leads') }}
+    {{ landing_rows_to_process('leads', 'lead_id') }}
 
 ),
 
@@ -89,7 +96,8 @@ final as (
         _source_file,
         _source_row,
         _loaded_at,
-        quarantine_reason
+        quarantine_reason,
+        {{ newest_landing_batch('leads') }} as _processed_batch
     from ranked
 
 )

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_ingest_seq',
+    on_schema_change='fail',
+) }}
+
 -- Every landing order row, parsed, with the reason it must be quarantined (null = good).
 -- A later updated_at is a new version of the order (refund, cancellation) and kept; the
 -- same (order_id, updated_at) delivered twice: identical => exact re-delivery, different
@@ -6,7 +13,7 @@ with
 
 source as (
 
-    select * from {{ source('landing', 'orders') }}
+    {{ landing_rows_to_process('orders', 'order_id') }}
 
 ),
 
@@ -95,7 +102,8 @@ final as (
         _source_file,
         _source_row,
         _loaded_at,
-        quarantine_reason
+        quarantine_reason,
+        {{ newest_landing_batch('orders') }} as _processed_batch
     from ranked
 
 )

@@ -1,10 +1,21 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+) }}
+
 -- Good events, one row per event_id: typed, UTC, page type completed from the URL.
 with
 
 events as (
 
     select * from {{ ref('base_landing__events') }}
-    where quarantine_reason is null
+    where
+        quarantine_reason is null
+        {% if is_incremental() %}
+            and _processed_batch > {{ watermark() }}
+        {% endif %}
 
 ),
 
@@ -88,7 +99,8 @@ final as (
         with_path._ingest_seq,
         with_path._batch_id,
         with_path._source_file,
-        with_path._loaded_at
+        with_path._loaded_at,
+        with_path._processed_batch
     from with_path
     inner join event_types
         on with_path.event_type = event_types.event_type

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='lead_version_id',
+    on_schema_change='fail',
+) }}
+
 -- Good lead profile versions, one row per (lead_id, version_at). The e-mail is hashed:
 -- its clear text never leaves the landing and quarantine tables.
 with
@@ -5,7 +12,11 @@ with
 leads as (
 
     select * from {{ ref('base_landing__leads') }}
-    where quarantine_reason is null
+    where
+        quarantine_reason is null
+        {% if is_incremental() %}
+            and _processed_batch > {{ watermark() }}
+        {% endif %}
 
 ),
 
@@ -32,7 +43,8 @@ final as (
         _ingest_seq,
         _batch_id,
         _source_file,
-        _loaded_at
+        _loaded_at,
+        _processed_batch
     from leads
 
 )

@@ -1,10 +1,21 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_version_id',
+    on_schema_change='fail',
+) }}
+
 -- Good order versions, one row per (order_id, version_at), amounts converted to EUR.
 with
 
 orders as (
 
     select * from {{ ref('base_landing__orders') }}
-    where quarantine_reason is null
+    where
+        quarantine_reason is null
+        {% if is_incremental() %}
+            and _processed_batch > {{ watermark() }}
+        {% endif %}
 
 ),
 
@@ -38,7 +49,8 @@ final as (
         orders._ingest_seq,
         orders._batch_id,
         orders._source_file,
-        orders._loaded_at
+        orders._loaded_at,
+        orders._processed_batch
     from orders
     inner join statuses
         on orders.order_status = statuses.order_status

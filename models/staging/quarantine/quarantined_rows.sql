@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='quarantine_id',
+    on_schema_change='fail',
+) }}
+
 -- Every landing row that did not make it to staging, with the reason and the raw row.
 -- Rows in landing = rows staged + rows quarantined, per entity (tested).
 -- depends_on: {{ ref('base_landing__events') }} {{ ref('base_landing__leads') }} {{ ref('base_landing__orders') }}
@@ -42,7 +49,8 @@ final as (
         raw_row,
         loaded_at,
         batch_id,
-        ingest_seq
+        ingest_seq,
+        _processed_batch
     from unioned
 
 )

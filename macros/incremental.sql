@@ -1,0 +1,33 @@
+{#- Incremental processing, in the spirit of Snowplow's web package:
+    - every incremental model stamps the rows it (re)writes with `_processed_batch`, the
+      newest landing batch it had seen; its watermark is the max of that column in the
+      model itself, so it never moves backwards and a failed run is simply redone;
+    - a late or re-delivered row makes the whole entity it belongs to be recomputed
+      (all deliveries of a key, all events of a visitor, all signals of a lead-day);
+    - --full-refresh rebuilds from scratch, and the result must equal the incremental one
+      (tested in tests/python/test_incremental.py). -#}
+
+{#- The watermark of this model (0 on the first run). -#}
+{% macro watermark(column='_processed_batch', where_clause=none) -%}
+    (select coalesce(max({{ column }}), 0) from {{ this }}{% if where_clause %} where {{ where_clause }}{% endif %})
+{%- endmacro %}
+
+{#- The landing rows to (re)classify: rows of new batches, plus every earlier delivery of
+    a key that a new batch delivers again (so dedup sees all deliveries of the key). -#}
+{% macro landing_rows_to_process(entity, key_column) -%}
+    select * from {{ source('landing', entity) }}
+    {% if is_incremental() %}
+        where
+            _batch_id > {{ watermark() }}
+            or nullif(trim({{ key_column }}), '') in (
+                select nullif(trim(new_rows.{{ key_column }}), '')
+                from {{ source('landing', entity) }} as new_rows
+                where new_rows._batch_id > {{ watermark() }}
+            )
+    {% endif %}
+{%- endmacro %}
+
+{#- The newest landing batch of an entity: the stamp of the rows written by this run. -#}
+{% macro newest_landing_batch(entity) -%}
+    (select coalesce(max(_batch_id), 0) from {{ source('landing', entity) }})
+{%- endmacro %}
