@@ -11,6 +11,10 @@ export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
+# Dagster's run history, schedules and sensor cursors: shared by `make run` and `make ui`.
+# Its dagster.yaml (written once) turns telemetry off and queues UI/daemon runs one at a time.
+export DAGSTER_HOME ?= $(abspath data/dagster_home)
+DAGSTER_YAML := telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n
 
 .PHONY: setup run test lint dbt-test pytest ui bench docs clean
 
@@ -28,6 +32,7 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/leadscore run
 
 test: $(STAMP)
@@ -47,6 +52,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 ui: $(STAMP)
+	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
 bench: $(STAMP)
