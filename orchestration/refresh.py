@@ -131,6 +131,25 @@ def _quiet(output: io.StringIO, enabled: bool) -> Iterator[None]:
 
 
 
+DAGSTER_YAML = """\
+# Written by leadscore: no telemetry; UI, schedule and sensor runs queue one at a time.
+telemetry:
+  enabled: false
+run_queue:
+  max_concurrent_runs: 1
+"""
+
+
+def ensure_dagster_home(home: Path) -> Path:
+    """Create $DAGSTER_HOME with leadscore's dagster.yaml unless one exists (same content
+    as the Makefile writes for ``make ui``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    return config
+
+
 class _instance:
     """The Dagster instance of $DAGSTER_HOME, or an ephemeral one."""
 
@@ -139,7 +158,7 @@ class _instance:
 
         home = os.environ.get("DAGSTER_HOME")
         if home:
-            Path(home).mkdir(parents=True, exist_ok=True)
+            ensure_dagster_home(Path(home))
             self.instance = DagsterInstance.get()
         else:
             self.instance = DagsterInstance.ephemeral()

@@ -63,7 +63,7 @@ class EntityRules:
     typed: dict[str, str]  # column -> parser kind
     lower: tuple[str, ...] = ()  # text columns staging lower-cases
     upper: tuple[str, ...] = ()  # text columns staging upper-cases
-    value_sets: dict[str, list] = field(default_factory=dict)
+    value_sets: dict[str, tuple[list, str]] = field(default_factory=dict)  # values, seed
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unique_key: tuple[str, ...] = ()
     reason_sql: str = ""  # CASE branches, in staging's order; {now} is the load time limit
@@ -77,7 +77,7 @@ def entity_rules() -> dict[str, EntityRules]:
         "events": EntityRules(
             typed={"occurred_at": "timestamp"},
             lower=("event_type",),
-            value_sets={"event_type": events},
+            value_sets={"event_type": (events, "reference/event_types")},
             unique_key=("event_id",),
             reason_sql=f"""
                 when event_id is null then 'missing_id'
@@ -117,7 +117,10 @@ def entity_rules() -> dict[str, EntityRules]:
             },
             lower=("status",),
             upper=("currency",),
-            value_sets={"status": statuses, "currency": currencies},
+            value_sets={
+                "status": (statuses, "reference/order_statuses"),
+                "currency": (currencies, "reference/currency_rates"),
+            },
             ranges={"amount": (0, None), "item_count": (0, None)},
             unique_key=("order_id", "version_at"),
             reason_sql=f"""
@@ -221,10 +224,10 @@ def build_suite(
         suite.add_expectation(gxe.ExpectColumnValuesToBeNull(
             column=f"{column}__invalid", description=f"parses as {KIND_LABEL[kind]}", **warn,
             meta={"column": column, "unexpected_label": "do not parse"}))
-    for column, values in rules.value_sets.items():
+    for column, (values, seed) in rules.value_sets.items():
         suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(
             column=column, value_set=values, **warn,
-            description=f"one of the reference values ({', '.join(map(str, values))})",
+            description=f"one of the values of seeds/{seed}.csv",
             meta={"unexpected_label": "unknown values"}))
     for column, (low, high) in rules.ranges.items():
         bounds = " and ".join(
