@@ -74,11 +74,21 @@
 {#- A fingerprint of a row's content (the listed text columns), used to tell an exact
     re-delivery from a conflicting one. Nulls and empty strings are kept apart. -#}
 {% macro row_fingerprint(columns) -%}
+    {{ return(adapter.dispatch('row_fingerprint', 'leadscore')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_fingerprint(columns) -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
         {%- do parts.append("coalesce('|' || cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
     {%- endfor -%}
     {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{#- DuckDB: its native 64-bit hash of the columns, several times faster than md5 of a
+    concatenation (a collision between two deliveries of one key is ~1e-19 likely). -#}
+{% macro duckdb__row_fingerprint(columns) -%}
+    hash({{ columns | join(', ') }})
 {%- endmacro %}
 
 {#- The raw row as a JSON object text, for the quarantine (readable, portable). -#}

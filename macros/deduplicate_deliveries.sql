@@ -5,31 +5,75 @@
       - a different content for the same key that loses     -> 'conflicting_redelivery'
         (keep='first': the first delivered content wins, as for events;
          keep='last': the last delivered content wins, as for lead and order versions)
-    Returns a select of every input column plus `quarantine_reason` (null = staged). -#}
+    Returns a select of every input column plus `quarantine_reason` (null = staged).
+    Only keys delivered more than once go through the window functions: most keys are
+    delivered once, and a hash join finds the others far faster than sorting everything. -#}
 {% macro deduplicate_deliveries(relation, key_columns, keep='first') -%}
     {%- set key = key_columns | join(', ') -%}
     {%- set direction = 'asc' if keep == 'first' else 'desc' -%}
-    select
-        *,
-        coalesce(
-            invalid_reason,
+    with
+
+    repeated_keys as (
+
+        select {{ key }}
+        from {{ relation }}
+        where invalid_reason is null
+        group by {{ key }}
+        having count(*) > 1
+
+    ),
+
+    flagged as (
+
+        select
+            delivered.*,
+            repeated_keys.{{ key_columns[0] }} is not null as is_repeated
+        from {{ relation }} as delivered
+        left join repeated_keys
+            on
+                delivered.invalid_reason is null
+                {%- for column in key_columns %}
+                and delivered.{{ column }} is not distinct from repeated_keys.{{ column }}
+                {%- endfor %}
+
+    ),
+
+    repeated as (
+
+        select
+            *,
+            row_number() over (
+                partition by {{ key }}, row_fingerprint
+                order by _ingest_seq
+            ) as content_rank
+        from flagged
+        where is_repeated
+
+    ),
+
+    classified_repeated as (
+
+        select
+            *,
             case
                 when content_rank > 1 then 'exact_redelivery'
                 when
                     row_number() over (
-                        partition by {{ key }}, invalid_reason, content_rank
+                        partition by {{ key }}, content_rank
                         order by _ingest_seq {{ direction }}
                     ) > 1
                     then 'conflicting_redelivery'
-            end
-        ) as quarantine_reason
-    from (
-        select
-            *,
-            row_number() over (
-                partition by {{ key }}, invalid_reason, row_fingerprint
-                order by _ingest_seq
-            ) as content_rank
-        from {{ relation }}
-    ) as with_content_rank
+            end as quarantine_reason
+        from repeated
+
+    )
+
+    select
+        flagged.*,
+        1 as content_rank,
+        flagged.invalid_reason as quarantine_reason
+    from flagged
+    where not flagged.is_repeated
+    union all
+    select * from classified_repeated
 {%- endmacro %}

@@ -59,6 +59,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from orchestration.bench import bench
+
+    result = bench(args.scale, keep=args.keep)
+    from orchestration.bench import markdown
+
+    print(markdown(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -82,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--out", help="folder for the JSON result (default: data/backtest)")
     back.set_defaults(func=cmd_backtest)
 
+    ben = sub.add_parser("bench", help="measure generation, a full build and a one-day refresh")
+    ben.add_argument("--scale", choices=["small", "medium", "large"], default="small")
+    ben.add_argument("--keep", action="store_true", help="keep bench/work/<scale> afterwards")
+    ben.set_defaults(func=cmd_bench)
+
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files",
                          add_help=False)
     gen.add_argument("generator_args", nargs=argparse.REMAINDER)
@@ -90,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["generate"]:  # the generator owns its options (and its --help)
+        from orchestration.generator import main as generator_main
+
+        return generator_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -49,22 +49,30 @@ with_path as (
 
 ),
 
+distinct_paths as (
+
+    -- rules are matched once per distinct path, not once per event
+    select distinct page_path
+    from with_path
+    where
+        known_source_page_type is null
+        and page_url is not null
+
+),
+
 rule_matches as (
 
-    -- the page type of a URL is the first rule (lowest priority number) whose pattern matches
+    -- the page type of a path is the first rule (lowest priority number) whose pattern matches
     select
-        with_path.event_id,
+        distinct_paths.page_path,
         page_type_rules.page_type,
         row_number() over (
-            partition by with_path.event_id
+            partition by distinct_paths.page_path
             order by page_type_rules.rule_priority
         ) as match_rank
-    from with_path
+    from distinct_paths
     inner join page_type_rules
-        on with_path.page_path like page_type_rules.path_pattern
-    where
-        with_path.known_source_page_type is null
-        and with_path.page_url is not null
+        on distinct_paths.page_path like page_type_rules.path_pattern
 
 ),
 
@@ -106,7 +114,9 @@ final as (
         on with_path.event_type = event_types.event_type
     left join rule_matches
         on
-            with_path.event_id = rule_matches.event_id
+            with_path.page_path = rule_matches.page_path
+            and with_path.known_source_page_type is null
+            and with_path.page_url is not null
             and rule_matches.match_rank = 1
 
 )

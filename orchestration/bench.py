@@ -1,0 +1,241 @@
+"""``leadscore bench --scale small|medium|large``: measure generation, a full build and a
+one-day incremental refresh, each as its own process tree, and write the numbers.
+
+Each phase runs the real command in a subprocess (``leadscore generate`` / ``leadscore
+run``) against a work folder under ``bench/work/<scale>`` and is timed from outside:
+wall time, rows per second, and the peak resident memory of the whole process tree
+(sampled every 100 ms with psutil: the command, dbt and everything they start). The
+incremental phase writes the files of the day after the full build's data (exactly the
+files a full generation would have written for that day) and refreshes.
+
+Results: ``bench/results/<scale>-<date>.json`` and ``.md`` (a markdown table), plus the
+slowest dbt models of each build from dbt's run_results.json.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+from orchestration.config import PROJECT_ROOT
+
+SCALES: dict[str, dict[str, int]] = {
+    # about 1M events
+    "small": {"leads": 20_000, "days": 90},
+    # about 10M events, 200k leads
+    "medium": {"leads": 200_000, "days": 80},
+    # about 100M events, 2M leads
+    "large": {"leads": 2_000_000, "days": 80},
+}
+END_DATE = dt.date(2026, 10, 31)
+
+
+@dataclass
+class Phase:
+    name: str
+    command: list[str]
+    wall_seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    rows: int = 0
+    rows_per_second: float = 0.0
+    exit_code: int = 0
+    slowest_models: list[tuple[str, float]] = field(default_factory=list)
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def run_measured(phase: Phase, env: dict[str, str], log: Path) -> Phase:
+    """Run the phase's command; time it and sample the process tree's memory."""
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(phase.command, cwd=PROJECT_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+        handle = psutil.Process(proc.pid)
+        peak = 0
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, _tree_rss(handle))
+                stop.wait(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        phase.exit_code = proc.wait()
+        stop.set()
+        sampler.join()
+    phase.wall_seconds = round(time.perf_counter() - started, 2)
+    phase.peak_rss_bytes = peak
+    if phase.exit_code != 0:
+        tail = "\n".join(log.read_text().splitlines()[-30:])
+        raise RuntimeError(f"{phase.name} failed (exit {phase.exit_code}), see {log}:\n{tail}")
+    return phase
+
+
+def _landing_rows(landing: Path, since: float = 0.0) -> int:
+    """Rows in the landing files modified after `since` (fast: Parquet metadata, CSV/JSON lines)."""
+    import pyarrow.parquet as pq
+    import gzip
+
+    total = 0
+    for path in landing.rglob("*"):
+        if not path.is_file() or path.stat().st_mtime < since:
+            continue
+        if path.suffix == ".parquet":
+            total += pq.ParquetFile(path).metadata.num_rows
+        elif path.name.endswith(".gz"):
+            with gzip.open(path, "rt") as handle:
+                total += sum(1 for _ in handle) - (1 if ".csv" in path.name else 0)
+        else:
+            with path.open() as handle:
+                total += sum(1 for _ in handle) - (1 if path.suffix == ".csv" else 0)
+    return total
+
+
+def _slowest_models(target_dirs: list[Path], since: float, top: int = 8) -> list[tuple[str, float]]:
+    candidates = [p for d in target_dirs if d.exists() for p in d.rglob("run_results.json")
+                  if p.stat().st_mtime >= since]
+    if not candidates:
+        return []
+    newest = max(candidates, key=lambda p: p.stat().st_mtime)
+    results = json.loads(newest.read_text())["results"]
+    timings = [(r["unique_id"].split(".")[-1], round(r["execution_time"], 2))
+               for r in results if r["unique_id"].startswith("model.")]
+    return sorted(timings, key=lambda t: -t[1])[:top]
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = None,
+          keep: bool = False) -> dict[str, object]:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    size = SCALES[scale]
+    work = (work_root or PROJECT_ROOT / "bench" / "work") / scale
+    results_dir = results_dir or PROJECT_ROOT / "bench" / "results"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    landing = work / "landing"
+    env = {
+        **os.environ,
+        "LEADSCORE_LANDING_DIR": str(landing),
+        "LEADSCORE_DUCKDB_PATH": str(work / "warehouse.duckdb"),
+        "LEADSCORE_SERVING_DIR": str(work / "serving"),
+        "LEADSCORE_GX_DOCS_DIR": str(work / "gx_docs"),
+        "LEADSCORE_DUCKDB_TEMP_DIR": str(work / "tmp"),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("DAGSTER_HOME", None)
+    leadscore = str(Path(sys.executable).with_name("leadscore"))
+    days = size["days"]
+    first_build_day = END_DATE - dt.timedelta(days=1)  # the data ends a day before END_DATE
+    gen_args = ["--out", str(landing), "--leads", str(size["leads"]), "--days", str(days),
+                "--seed", "42", "--end-date", END_DATE.isoformat()]
+    phases: list[Phase] = []
+
+    generation = run_measured(
+        Phase("generate", [leadscore, "generate", *gen_args, "--day-range", f"0:{days - 1}"]),
+        env, work / "generate.log")
+    generation.rows = _landing_rows(landing)
+    phases.append(generation)
+
+    since = time.time()
+    full = run_measured(
+        Phase("full build", [leadscore, "run", "--full-refresh", "--as-of",
+                             (first_build_day + dt.timedelta(days=1)).isoformat()]),
+        env, work / "full.log")
+    full.rows = generation.rows
+    full.slowest_models = _slowest_models([work / "target", work, PROJECT_ROOT / "target"], since)
+    phases.append(full)
+
+    since = time.time()
+    run_measured(Phase("generate next day", [leadscore, "generate", *gen_args, "--day-range",
+                                             f"{days - 1}:{days}"]), env, work / "generate-day.log")
+    new_rows = _landing_rows(landing, since=since - 1)
+    since = time.time()
+    incremental = run_measured(
+        Phase("one-day incremental refresh", [leadscore, "run", "--as-of",
+                                              (END_DATE + dt.timedelta(days=1)).isoformat()]),
+        env, work / "incremental.log")
+    incremental.rows = new_rows
+    incremental.slowest_models = _slowest_models([work / "target", work, PROJECT_ROOT / "target"], since)
+    phases.append(incremental)
+
+    for phase in phases:
+        phase.rows_per_second = round(phase.rows / phase.wall_seconds, 1) if phase.wall_seconds else 0.0
+
+    today = dt.date.today().isoformat()
+    result = {
+        "scale": scale,
+        "date": today,
+        "leads": size["leads"],
+        "days": days,
+        "machine": machine(),
+        "duckdb_memory_limit": env.get("LEADSCORE_DUCKDB_MEMORY_LIMIT", "8GB"),
+        "incremental_share_of_full": round(incremental.wall_seconds / full.wall_seconds, 3),
+        "phases": [asdict(p) for p in phases],
+    }
+    (results_dir / f"{scale}-{today}.json").write_text(json.dumps(result, indent=2))
+    (results_dir / f"{scale}-{today}.md").write_text(markdown(result))
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"### {result['scale']} ({result['leads']:,} leads, {result['days']} days) — {result['date']}",
+        "",
+        f"Machine: {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
+        f"DuckDB memory_limit {result['duckdb_memory_limit']}.",
+        "",
+        "| phase | wall time | rows | rows / s | peak memory (process tree) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for p in result["phases"]:
+        lines.append(
+            f"| {p['name']} | {p['wall_seconds']:.1f} s | {p['rows']:,} | {p['rows_per_second']:,.0f} | "
+            f"{p['peak_rss_bytes'] / 2**30:.2f} GiB |"
+        )
+    lines += ["", f"One-day refresh / full build: {result['incremental_share_of_full']:.1%}."]
+    for p in result["phases"]:
+        if p["slowest_models"]:
+            slow = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in p["slowest_models"][:5])
+            lines.append(f"Slowest dbt models, {p['name']}: {slow}.")
+    return "\n".join(lines) + "\n"
