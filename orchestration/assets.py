@@ -14,6 +14,7 @@ lock for the whole run (the job runs its steps in one process).
 """
 
 import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -75,14 +76,18 @@ def prepare_dbt_project() -> DbtProject:
     """The dbt project, with a manifest parsed now if it is missing or older than the code.
 
     ``dbt parse`` runs with the venv's dbt (``pipeline.dbt_executable``), not whatever is
-    on PATH; it does not open the warehouse.
+    on PATH, and does not open the warehouse. A lock beside the manifest keeps two
+    processes loading the code location at once (UI, CLI) from parsing over each other.
     """
     target = _manifest_target()
     project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=target)
     if _manifest_is_stale(project.manifest_path):
         target.mkdir(parents=True, exist_ok=True)
-        pipeline.run_dbt(Settings.from_env(), ["parse", "--quiet", "--target-path", str(target)],
-                         quiet=True)
+        with (target / "manifest.json.lock").open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            if _manifest_is_stale(project.manifest_path):  # another process may have parsed
+                pipeline.run_dbt(Settings.from_env(),
+                                 ["parse", "--quiet", "--target-path", str(target)], quiet=True)
     return project
 
 
