@@ -4,7 +4,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key=['as_of'],
+    unique_key=['lead_id', 'as_of'],
     full_refresh=false,
     on_schema_change='append_new_columns',
 ) }}
