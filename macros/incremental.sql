@@ -31,3 +31,8 @@
 {% macro newest_landing_batch(entity) -%}
     (select coalesce(max(_batch_id), 0) from {{ source('landing', entity) }})
 {%- endmacro %}
+
+{#- The newest `_processed_batch` of an upstream model: the stamp of the rows this run writes. -#}
+{% macro newest_processed_batch(relation) -%}
+    (select max(upstream._processed_batch) from {{ relation }} as upstream)
+{%- endmacro %}

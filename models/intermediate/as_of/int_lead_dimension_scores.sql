@@ -136,12 +136,14 @@ final as (
             (
                 w_demographic * demographic_score + w_engagement * engagement_score
                 + w_page_intent * page_intent_score + w_purchase * purchase_score
-            ) / nullif(w_demographic + w_engagement + w_page_intent + w_purchase, 0)
-        , 6), 0), 0) as integer) as lead_score,
+            ) / nullif(w_demographic + w_engagement + w_page_intent + w_purchase, 0),
+            6
+        ), 0), 0) as integer) as lead_score,
         cast(coalesce(round(round(
             (w_engagement * engagement_score + w_page_intent * page_intent_score + w_purchase * purchase_score)
-            / nullif(w_engagement + w_page_intent + w_purchase, 0)
-        , 6), 0), 0) as integer) as behaviour_score
+            / nullif(w_engagement + w_page_intent + w_purchase, 0),
+            6
+        ), 0), 0) as integer) as behaviour_score
     from pivoted
 
 )

@@ -114,7 +114,7 @@ final as (
         product_category,
         search_query,
         _batch_id,
-        (select max(_processed_batch) from {{ ref('stg_landing__events') }}) as _processed_batch
+        {{ newest_processed_batch(ref('stg_landing__events')) }} as _processed_batch
     from numbered
 
 )

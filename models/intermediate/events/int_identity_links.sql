@@ -21,7 +21,7 @@ events as (
     where
         anonymous_id is not null
         and lead_id is not null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and _processed_batch > {{ watermark() }}
         {% endif %}
     {% if is_incremental() %}

@@ -36,11 +36,11 @@ events as (
 
 ),
 {% else %}
-events as (
+    events as (
 
-    select * from {{ ref('int_events_sessionized') }}
+        select * from {{ ref('int_events_sessionized') }}
 
-),
+    ),
 {% endif %}
 
 signals as (
@@ -53,7 +53,7 @@ final as (
 
     select
         signals.*,
-        (select max(_processed_batch) from {{ ref('int_events_sessionized') }}) as _processed_batch
+        {{ newest_processed_batch(ref('int_events_sessionized')) }} as _processed_batch
     from signals
 
 )

@@ -13,7 +13,7 @@ events as (
     select * from {{ ref('base_landing__events') }}
     where
         quarantine_reason is null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and _processed_batch > {{ watermark() }}
         {% endif %}
 

@@ -14,7 +14,7 @@ leads as (
     select * from {{ ref('base_landing__leads') }}
     where
         quarantine_reason is null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and _processed_batch > {{ watermark() }}
         {% endif %}
 

@@ -13,7 +13,7 @@ orders as (
     select * from {{ ref('base_landing__orders') }}
     where
         quarantine_reason is null
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and _processed_batch > {{ watermark() }}
         {% endif %}
 
