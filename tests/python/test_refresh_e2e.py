@@ -108,7 +108,7 @@ def test_failing_mart_check_stops_the_publish(built: Built) -> None:
     assert published(settings.serving_dir) == before
 
 
-def test_flooded_landing_file_stops_the_run_before_dbt(built: Built, workspace: Workspace) -> None:
+def test_flooded_landing_file_stops_the_run_before_dbt(workspace: Workspace) -> None:
     generate_landing(workspace.landing_dir, day_range=(0, 1), bad_row_share=0.6, seed=3)
     settings = workspace.settings()
     with pytest.raises(RefreshFailed) as caught:
@@ -118,6 +118,17 @@ def test_flooded_landing_file_stops_the_run_before_dbt(built: Built, workspace: 
     assert "on column quarantine_reason" in message and "would be quarantined" in message
     assert "Nothing was published" in message
     assert not settings.serving_dir.exists() or not any(settings.serving_dir.iterdir())
+
+
+def test_unreadable_landing_file_is_named(workspace: Workspace) -> None:
+    notes = workspace.landing_dir / "orders" / "notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("not a landing file", encoding="utf-8")
+    with pytest.raises(RefreshFailed) as caught:
+        refresh(workspace.settings(), as_of=AS_OF)
+    message = str(caught.value)
+    assert "Step landing failed" in message and "LandingFileError" in message
+    assert str(notes) in message and "unsupported file type" in message
 
 
 def wait_for_dbt_build(proc: subprocess.Popen, deadline_s: float = 240) -> None:
