@@ -33,7 +33,7 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 
 run: $(STAMP)
 	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"
-	$(BIN)/leadscore run
+	$(BIN)/leadscore run --demo-if-empty
 
 test: $(STAMP)
 	$(MAKE) --no-print-directory lint

@@ -45,7 +45,7 @@ final as (
         cast(events_30d as integer) as events_30d,
         last_event_at,
         interest_points,
-        interest_points / sum(interest_points) over (partition by lead_id) as interest_share,
+        round(interest_points / sum(interest_points) over (partition by lead_id), 6) as interest_share,
         cast(round(100.0 * (1 - exp(-1.0 * interest_points / {{ var('category_interest_saturation') }})), 0) as integer)
             as interest_score,
         cast(row_number() over (
