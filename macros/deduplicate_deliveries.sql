@@ -1,5 +1,6 @@
 {#- Classify repeated deliveries of the same key, over a relation (CTE) that has
     `row_fingerprint`, `_ingest_seq` and `invalid_reason` (null = a valid row).
+    The key columns must not be null on valid rows (use a sentinel for an optional part).
     Among valid rows of one key:
       - a later copy of content already delivered          -> 'exact_redelivery'
       - a different content for the same key that loses     -> 'conflicting_redelivery'
@@ -29,11 +30,14 @@
             delivered.*,
             repeated_keys.{{ key_columns[0] }} is not null as is_repeated
         from {{ relation }} as delivered
+        -- plain equalities (the key columns are never null on valid rows), so this is a
+        -- hash join; invalid rows get a null key and never match
         left join repeated_keys
             on
-                delivered.invalid_reason is null
-                {%- for column in key_columns %}
-                and delivered.{{ column }} is not distinct from repeated_keys.{{ column }}
+                case when delivered.invalid_reason is null then delivered.{{ key_columns[0] }} end
+                = repeated_keys.{{ key_columns[0] }}
+                {%- for column in key_columns[1:] %}
+                and delivered.{{ column }} = repeated_keys.{{ column }}
                 {%- endfor %}
 
     ),

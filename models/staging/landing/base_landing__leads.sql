@@ -54,6 +54,8 @@ validated as (
     select
         *,
         coalesce(updated_at, created_at) as version_at,
+        -- the dedup key: a profile row without any timestamp is one version of its own
+        coalesce(updated_at, created_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as version_key,
         case
             when lead_id is null then 'missing_id'
             when has_created_at_text and created_at is null then 'unparseable_timestamp'
@@ -69,7 +71,7 @@ validated as (
 
 ranked as (
 
-    {{ deduplicate_deliveries('validated', ['lead_id', 'version_at'], keep='last') }}
+    {{ deduplicate_deliveries('validated', ['lead_id', 'version_key'], keep='last') }}
 
 ),
 
