@@ -112,11 +112,13 @@ final as (
     from with_path
     inner join event_types
         on with_path.event_type = event_types.event_type
+    -- an equality on an expression (not extra conditions on the left side) keeps this a hash join
     left join rule_matches
         on
-            with_path.page_path = rule_matches.page_path
-            and with_path.known_source_page_type is null
-            and with_path.page_url is not null
+            case
+                when with_path.known_source_page_type is null and with_path.page_url is not null
+                    then with_path.page_path
+            end = rule_matches.page_path
             and rule_matches.match_rank = 1
 
 )
