@@ -87,6 +87,24 @@ def test_gate_frame_judges_rows_like_staging(workspace: Workspace) -> None:
     assert frame.loc[2, "ordered_at__invalid"] == "yesterday"
 
 
+def test_gate_judges_large_files_on_a_hashed_sample(workspace: Workspace) -> None:
+    path = workspace.landing_dir / "orders" / "big.csv"
+    path.parent.mkdir(parents=True)
+    rows = [f"o{i},L{i},2024-06-01,{-1 if i % 4 == 0 else 1},EUR," for i in range(1, 1001)]
+    path.write_text("order_id,lead_id,ordered_at,amount,currency,status\n" + "\n".join(rows) + "\n")
+    gate = LandingGate(workspace.settings())
+    (file,) = discover(workspace.landing_dir)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    full = gate_frame("orders", file_relation(con, file), gate.rules["orders"])
+    sampled = gate_frame("orders", file_relation(con, file), gate.rules["orders"], max_rows=100)
+    again = gate_frame("orders", file_relation(con, file), gate.rules["orders"], max_rows=100)
+    assert len(full) == 1000 and 50 <= len(sampled) <= 150
+    assert sampled["_source_row"].tolist() == again["_source_row"].tolist()  # the same rows every time
+    share = sampled["quarantine_reason"].notna().mean()
+    assert abs(share - full["quarantine_reason"].notna().mean()) < 0.1  # periodic bad rows: no aliasing
+
+
 def test_trickle_of_bad_rows_is_reported_and_loaded(workspace: Workspace) -> None:
     write_events(workspace.landing_dir / "events" / "day1.csv", good=95, bad=5)
     settings = workspace.settings()
