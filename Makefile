@@ -41,7 +41,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory pytest
 
 lint: $(STAMP)
-	$(BIN)/sqlfluff lint models tests/dbt analyses --processes 2
+	$(BIN)/sqlfluff lint models tests/dbt --processes 2
 
 # dbt build (every model, seed, data test and unit test) on a small generated data set
 # in a throw-away folder, so it never touches the demo warehouse.
