@@ -171,7 +171,7 @@ def dbt_resource() -> DbtCliResource:
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for the duration (dagster-dbt passes os.environ to dbt)."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
@@ -300,7 +300,7 @@ def dbt_models(
     if options.full_refresh:
         args.append("--full-refresh")
     warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
-    with _environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
+    with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
         invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
 

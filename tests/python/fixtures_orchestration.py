@@ -9,7 +9,6 @@ build its own sub-folder inside it, so concurrent builds never share artifacts).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.assets import temporary_environment
 from orchestration.config import PROJECT_ROOT, Settings
 
 #: Small generated data: 150 leads, 10 days (the tests' own data, never data/).
@@ -71,18 +71,8 @@ def workspace_env(root: Path) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def patched_environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+#: Set environment variables for the duration of a block (the code location's own helper).
+patched_environ = temporary_environment
 
 
 def generate_landing(
