@@ -32,6 +32,8 @@ ladder as (
 
 matched as (
 
+    -- two branches on purpose: exact keys join on equality (a hash join over every
+    -- signal), LIKE patterns only ever meet the few search signals
     select
         signals.lead_id,
         signals.activity_date,
