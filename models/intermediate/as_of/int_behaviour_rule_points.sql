@@ -72,24 +72,46 @@ matched as (
 
 ),
 
+matched_per_day as (
+
+    -- one row per lead, rule and day: a LIKE rule that matches several search terms of
+    -- the same day is capped once per day, not once per term
+    select
+        lead_id,
+        activity_date,
+        rule_id,
+        dimension,
+        label,
+        points_per_unit,
+        max_units_per_day,
+        max_rule_points,
+        action_group,
+        sum(units) as units
+    from matched
+    group by
+        lead_id, activity_date, rule_id, dimension, label, points_per_unit, max_units_per_day,
+        max_rule_points, action_group
+
+),
+
 daily_points as (
 
     select
-        matched.lead_id,
-        matched.rule_id,
-        matched.dimension,
-        matched.label,
-        matched.max_rule_points,
-        matched.units,
-        least(matched.units, matched.max_units_per_day)
-        * matched.points_per_unit
+        matched_per_day.lead_id,
+        matched_per_day.rule_id,
+        matched_per_day.dimension,
+        matched_per_day.label,
+        matched_per_day.max_rule_points,
+        matched_per_day.units,
+        least(matched_per_day.units, matched_per_day.max_units_per_day)
+        * matched_per_day.points_per_unit
         * coalesce(
-            {{ decay_factor(days_before_as_of('matched.activity_date'), 'half_lives.half_life_days') }},
+            {{ decay_factor(days_before_as_of('matched_per_day.activity_date'), 'half_lives.half_life_days') }},
             1.0
         ) as points
-    from matched
+    from matched_per_day
     left join half_lives
-        on matched.action_group = half_lives.action_group
+        on matched_per_day.action_group = half_lives.action_group
 
 ),
 

@@ -130,11 +130,14 @@ flagged as (
             combined.viewed_store_id,
             case when combined.nearest_store_km <= {{ var('local_intent_max_km') }} then combined.nearest_store_id end
         ) as local_store_id,
-        coalesce(combined.has_marketing_consent, false)
-        and not combined.has_email_bounced
-        and (
-            combined.last_unsubscribed_at is null
-            or combined.last_unsubscribed_at < combined.profile_version_at
+        coalesce(
+            combined.has_marketing_consent
+            and not combined.has_email_bounced
+            and (
+                combined.last_unsubscribed_at is null
+                or combined.last_unsubscribed_at < combined.profile_version_at
+            ),
+            false
         ) as is_contactable,
         coalesce(rfm_segments.is_at_risk, false) as is_rfm_at_risk
     from combined
