@@ -1,6 +1,7 @@
--- Interest per lead and product category at as_of: events touching the category
--- (category and product views, cart adds), decayed with the half-life of
--- var('category_interest_action_group'), their share of the lead's interest and rank.
+-- Interest per lead and product category at as_of: every event carrying the category
+-- (category and product views, cart adds and removals, purchases), decayed with the
+-- half-life of var('category_interest_action_group'), its share of the lead's interest
+-- and its rank.
 with
 
 signals as (
