@@ -28,6 +28,15 @@ dimension_scores as (
 
 ),
 
+negative_page_types as (
+
+    -- the page types that rules/scoring_rules count against (careers, support by default)
+    select key_pattern
+    from {{ ref('scoring_rules') }}
+    where signal_type = 'page_type' and points_per_unit < 0
+
+),
+
 pages as (
 
     select
@@ -38,7 +47,10 @@ pages as (
         {{ sum_last_days(
             "signal_type = 'page_type' and signal_key = 'store_hours'", 'n_events', var('local_intent_days')
         ) }} as store_hours_views_recent,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key in ('careers', 'support')", 'n_events', 90) }} as negative_page_views_90d
+        {{ sum_last_days(
+            "signal_type = 'page_type' and signal_key in (select negative.key_pattern from negative_page_types as negative)",
+            'n_events', 90
+        ) }} as negative_page_views_90d
     from raw_signals
     group by lead_id
 

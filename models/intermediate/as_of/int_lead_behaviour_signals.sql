@@ -131,27 +131,37 @@ focus_signals as (
 
 ),
 
+purchases_per_day as (
+
+    -- one pass over the orders that count as purchases: count and value per lead and day
+    select
+        lead_id,
+        cast(ordered_at as date) as activity_date,
+        cast(count(*) as {{ dbt.type_float() }}) as n_orders,
+        cast(sum(amount_eur) as {{ dbt.type_float() }}) / 100.0 as value_per_100_eur
+    from orders
+    where counts_as_purchase
+    group by lead_id, cast(ordered_at as date)
+
+),
+
 order_signals as (
 
     select
         lead_id,
-        cast(ordered_at as date) as activity_date,
+        activity_date,
         'order' as signal_type,
         'completed' as signal_key,
-        cast(count(*) as {{ dbt.type_float() }}) as units
-    from orders
-    where counts_as_purchase
-    group by lead_id, cast(ordered_at as date)
+        n_orders as units
+    from purchases_per_day
     union all
     select
         lead_id,
-        cast(ordered_at as date) as activity_date,
+        activity_date,
         'order' as signal_type,
         'value_per_100_eur' as signal_key,
-        cast(sum(amount_eur) as {{ dbt.type_float() }}) / 100.0 as units
-    from orders
-    where counts_as_purchase
-    group by lead_id, cast(ordered_at as date)
+        value_per_100_eur as units
+    from purchases_per_day
     union all
     select
         lead_id,
