@@ -1,8 +1,8 @@
 """The refresh as Dagster assets: landing -> dbt models (staging ... marts) -> serving.
 
 - ``landing``: loads new landing files (:func:`orchestration.pipeline.load_landing`);
-  the GX landing gate runs on every new file before it is loaded (the loader's
-  ``inspect`` hook) and is reported as the blocking check ``landing/gx_landing_batches``.
+  the GX landing gate validates each entity's new rows before the load commits (the
+  loader's ``inspect`` hook) and is reported as the blocking check ``landing/gx_landing_batches``.
 - ``dbt_models``: every dbt seed and model (``@dbt_assets`` over the manifest); dbt's data
   tests become asset checks. The three ``landing`` sources map to the ``landing`` asset.
 - ``marts/lead_scores`` check ``gx_lead_scores``: the GX mart suite, *blocking*: when it
@@ -233,7 +233,7 @@ def _gate_metadata(gate: LandingGate, docs: Path | None) -> dict[str, Any]:
     kinds={"duckdb", "python"},
     description=(
         "Raw landing rows (schema landing: events, leads, orders), copied as text from the "
-        "new files under $LEADSCORE_LANDING_DIR; every new file passes the GX landing gate first."
+        "new files under $LEADSCORE_LANDING_DIR; every load passes the GX landing gate before it commits."
     ),
     check_specs=[
         dg.AssetCheckSpec(
@@ -241,9 +241,10 @@ def _gate_metadata(gate: LandingGate, docs: Path | None) -> dict[str, Any]:
             asset=LANDING_KEY,
             blocking=True,
             description=(
-                "GX landing suite on every new file: required columns, parsing, value sets, "
-                "ranges, duplicate ids (warnings); blocks when more than "
-                "LEADSCORE_MAX_QUARANTINE_SHARE of a file's rows would be quarantined."
+                "GX landing suite on the new rows of each entity (one validation per load): "
+                "required columns, parsing, value sets, ranges, duplicate ids (warnings); "
+                "blocks when more than LEADSCORE_MAX_QUARANTINE_SHARE of a file's rows would "
+                "be quarantined."
             ),
         )
     ],

@@ -48,7 +48,7 @@ class Settings:
     #: The landing gate validates at most this many rows of a file (a systematic sample
     #: of larger files): GX on pandas costs seconds per 100k rows, and the exact
     #: per-row verdicts come from staging and the dbt tests anyway.
-    gx_max_rows_per_file: int = 100_000
+    gx_max_rows: int = 100_000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -63,7 +63,7 @@ class Settings:
             dbt_threads=int(_float("LEADSCORE_DBT_THREADS", 2)),
             max_quarantine_share=_float("LEADSCORE_MAX_QUARANTINE_SHARE", 0.2),
             max_grade_share=_float("LEADSCORE_MAX_GRADE_SHARE", 0.98),
-            gx_max_rows_per_file=int(_float("LEADSCORE_GX_MAX_ROWS_PER_FILE", 100_000)),
+            gx_max_rows=int(_float("LEADSCORE_GX_MAX_ROWS", 100_000)),
         )
 
     def dbt_env(self) -> dict[str, str]:

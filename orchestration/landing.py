@@ -137,9 +137,11 @@ class LoadResult:
         return sum(rows for _, rows in self.files)
 
 
-#: Called for every new file before it is loaded, with the rows as a DuckDB relation of
-#: the contract columns (text). Raising stops the load; used by the quality gates.
-FileInspector = Callable[[LandingFile, duckdb.DuckDBPyRelation], None]
+#: Called once per entity and load, after the entity's new files were inserted and before
+#: the load commits, with those files and their rows as a DuckDB relation (the contract
+#: columns as text, ``_source_file``, ``_source_row``). Raising rolls the whole load back;
+#: used by the quality gates.
+BatchInspector = Callable[[str, list[LandingFile], duckdb.DuckDBPyRelation], None]
 
 
 def file_format(path: Path) -> str | None:
@@ -257,7 +259,10 @@ def file_select_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
         for c in contract
     ]
     reader = _reader_sql(file, source_cols if file.fmt == "json" else None)
-    return f"select {', '.join(select)}, row_number() over () as _source_row from {reader}"
+    return (
+        f"select {', '.join(select)}, {_literal(file.relative_path)} as _source_file, "
+        f"row_number() over () as _source_row from {reader}"
+    )
 
 
 def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
@@ -274,14 +279,14 @@ def load(
     landing_dir: Path,
     *,
     full_refresh: bool = False,
-    inspect: FileInspector | None = None,
+    inspect: BatchInspector | None = None,
     now: datetime | None = None,
 ) -> LoadResult:
     """Load every new landing file into ``landing.<entity>`` in one transaction.
 
     ``full_refresh`` forgets what was loaded before and reloads every file.
-    ``inspect`` sees each new file before it is loaded (quality gates); raising stops
-    the load and nothing of it is kept.
+    ``inspect`` sees each entity's new rows, all files of the load together, before the
+    load commits (quality gates); raising stops the load and nothing of it is kept.
     """
     loaded_at = (now or datetime.now(timezone.utc)).replace(tzinfo=None, microsecond=0)
     files = discover(landing_dir)
@@ -314,7 +319,7 @@ def load(
                     [file.size, file.mtime_ns, file.relative_path, sha],
                 )
                 continue
-            rows = _load_file(con, file, batch_id, loaded_at, inspect) if file.size else 0
+            rows = _load_file(con, file, batch_id, loaded_at) if file.size else 0
             con.execute(
                 f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [file.entity, file.relative_path, file.size, file.mtime_ns, sha, batch_id, rows,
@@ -322,6 +327,11 @@ def load(
             )
             result.files.append((file, rows))
             log.info("loaded %s rows from %s", rows, file.relative_path)
+        if inspect is not None:
+            for entity in CONTRACT:
+                new_files = [f for f, _ in result.files if f.entity == entity]
+                if new_files:
+                    inspect(entity, new_files, batch_relation(con, entity, batch_id))
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -331,20 +341,24 @@ def load(
     return result
 
 
+def batch_relation(
+    con: duckdb.DuckDBPyConnection, entity: str, batch_id: int
+) -> duckdb.DuckDBPyRelation:
+    """The rows one load added to ``landing.<entity>``: contract columns, file and row."""
+    columns = ", ".join(_quote(c) for c in CONTRACT[entity])
+    return con.sql(
+        f"select {columns}, _source_file, _source_row from {LANDING_SCHEMA}.{entity} "
+        f"where _batch_id = {int(batch_id)}"
+    )
+
+
 def _load_file(
     con: duckdb.DuckDBPyConnection,
     file: LandingFile,
     batch_id: int,
     loaded_at: datetime,
-    inspect: FileInspector | None,
 ) -> int:
     select_sql = file_select_sql(con, file)
-    if inspect is not None:
-        try:
-            relation = con.sql(select_sql)
-        except duckdb.Error as exc:
-            raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
-        inspect(file, relation)
     table = f"{LANDING_SCHEMA}.{file.entity}"
     next_seq = con.execute(f"select coalesce(max(_ingest_seq), 0) from {table}").fetchone()[0]
     columns = ", ".join(_quote(c) for c in CONTRACT[file.entity])

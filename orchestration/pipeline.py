@@ -91,7 +91,7 @@ def load_landing(
     settings: Settings,
     *,
     full_refresh: bool = False,
-    inspect: landing.FileInspector | None = None,
+    inspect: landing.BatchInspector | None = None,
 ) -> landing.LoadResult:
     """Copy new landing files into the warehouse (see :mod:`orchestration.landing`)."""
     with contextlib.closing(connect(settings)) as con:

@@ -1,19 +1,25 @@
-"""The landing gate: every new landing file is validated before it is loaded.
+"""The landing gate: the new rows of every load are validated before the load commits.
 
-The file's rows are judged the way staging will judge them (the same DuckDB parsing as
-the dbt macros in macros/cross_db.sql, the same vocabularies from the seeds), turned
-into a pandas DataFrame and validated with GX:
+One validation per entity and load (a GX validation has a fixed cost of ~0.3 s, so one
+per file would dominate a load of many small files). The load's rows are judged the way
+staging will judge them (the same DuckDB parsing as the dbt macros in
+macros/cross_db.sql, the same vocabularies from the seeds), turned into a pandas
+DataFrame and validated with GX:
 
 - required columns present and filled, timestamps / amounts / coordinates parse,
   event types, order statuses and currencies known, amounts >= 0, coordinates in range,
-  no duplicate ids within the file: *warnings* with a ``mostly`` threshold, reported;
-- the share of rows staging would quarantine at most ``max_quarantine_share``
-  (LEADSCORE_MAX_QUARANTINE_SHARE): the only *blocking* expectation, judged on at least
-  ``MIN_ROWS_FOR_SHARE`` rows (a file, or the small files of one load pooled). A trickle
-  of bad rows is quarantined by dbt and reported; a flood stops the load (the whole load
-  transaction rolls back, nothing of the run is kept).
+  no duplicate ids within a file: *warnings* with a ``mostly`` threshold, reported;
+- the share of each file's rows that staging would quarantine at most
+  ``max_quarantine_share`` (LEADSCORE_MAX_QUARANTINE_SHARE): the only *blocking*
+  expectation. The share is counted exactly over every row of the file in DuckDB and
+  judged on at least ``MIN_ROWS_FOR_SHARE`` rows: a file that large alone, the smaller
+  files of one load pooled together. A trickle of bad rows is quarantined by dbt and
+  reported; a flood stops the load (the whole load transaction rolls back, nothing of
+  the run is kept).
 
-Re-deliveries across files are not judged here (they need the warehouse); staging does.
+A load of more than ``gx_max_rows`` rows (LEADSCORE_GX_MAX_ROWS) is validated on a sample (see
+:func:`gate_frame`); the blocking shares and the reason counts are always exact.
+Re-deliveries across loads are not judged here (they need the warehouse); staging does.
 """
 
 from __future__ import annotations
@@ -154,17 +160,51 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+#: Every file keeps at least this many of its first rows in a sample, so that each file of
+#: a load is in the validated frame (and its exact blocking share with it).
+ROWS_KEPT_PER_FILE = 10
+#: The column holding the exact share of the row's file (or of the load's small files
+#: pooled) that staging would quarantine; null when fewer than MIN_ROWS_FOR_SHARE rows.
+FILE_SHARE = "file_quarantine_share"
+
+
+@dataclass(frozen=True)
+class FileShare:
+    """How many rows of one file (or of the small files pooled) staging would quarantine."""
+
+    batch: str  # the file, or "<n> small files"
+    rows: int
+    quarantined: int
+
+    @property
+    def share(self) -> float:
+        return self.quarantined / self.rows if self.rows else 0.0
+
+
+@dataclass
+class GateBatch:
+    """A load's rows of one entity as the gate sees them."""
+
+    frame: pd.DataFrame  # the rows validated (all, or a sample), see gate_frame
+    rows: int  # all rows of the load
+    reasons: dict[str, int]  # exact counts of the reasons staging would quarantine for
+    shares: list[FileShare]  # exact shares per judged file / pool
+
+
 def gate_frame(
     entity: str, relation: duckdb.DuckDBPyRelation, rules: EntityRules, max_rows: int | None = None
-) -> pd.DataFrame:
-    """The file's rows as staging will see them: trimmed text, parsed values, the raw
-    text of every value that does not parse (``<column>__invalid``) and the reason the
-    row would be quarantined (``quarantine_reason``, null when the row is fine).
+) -> GateBatch:
+    """The load's rows as staging will see them: trimmed text, parsed values, the raw
+    text of every value that does not parse (``<column>__invalid``), the reason the row
+    would be quarantined (``quarantine_reason``, null when the row is fine) and the exact
+    share of its file that would be (``file_quarantine_share``).
 
-    A file of more than ``max_rows`` rows is judged on a sample of about ``max_rows`` rows
-    chosen by a hash of the row number (the same rows every time, and no aliasing with
-    periodic patterns in the file): shares are estimated within a fraction of a percent
-    at 100k rows, and staging still judges every row exactly."""
+    ``relation`` has the contract columns (text), ``_source_file`` and ``_source_row``.
+    Counting happens in DuckDB over every row; only the frame handed to GX is sampled
+    when the load has more than ``max_rows`` rows: about ``max_rows`` rows chosen by a hash
+    of file and row number (the same rows every time, no aliasing with periodic patterns
+    in a file) plus the first rows of every file. Shares of warnings are then estimated
+    within a fraction of a percent at 100k rows; staging still judges every row exactly."""
     tolerance = int(reference.dbt_var("future_tolerance_minutes", 60))
     now = f"(timezone('UTC', now()) + interval {tolerance} minute)"
     cleaned: list[str] = []
@@ -185,43 +225,69 @@ def gate_frame(
         else:
             cleaned.append(f"{text} as {_q(column)}")
     version = f", {VERSION_AT[entity]} as version_at" if entity in VERSION_AT else ""
-    sample = ""
-    if max_rows:
-        rows = relation.aggregate("count(*)").fetchone()[0]
-        step = -(-rows // max_rows)  # ceiling division
-        if step > 1:
-            sample = f"where hash(_source_row) % {step} = 0"
-    sql = f"""
+    judged = f"""
         with cleaned as (
-            select _source_row, {", ".join(cleaned + invalid)}
-            from landing_file
-            {sample}
+            select _source_file, _source_row, {", ".join(cleaned + invalid)}
+            from landing_batch
         )
         select *{version},
             case {rules.reason_sql.format(now=now)} end as {REASON}
         from cleaned
-        order by _source_row
     """
-    return relation.query("landing_file", sql).df()
+    # 1. exact counts per file and reason, over every row
+    counted = relation.query("landing_batch", f"""
+        select _source_file, {REASON}, count(*) as n
+        from ({judged}) as judged
+        group by all
+    """).fetchall()
+    per_file: dict[str, list[int]] = {}
+    reasons: dict[str, int] = {}
+    for source_file, reason, n in counted:
+        totals = per_file.setdefault(source_file, [0, 0])
+        totals[0] += n
+        if reason is not None:
+            totals[1] += n
+            reasons[reason] = reasons.get(reason, 0) + n
+    reasons = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+    rows = sum(total for total, _ in per_file.values())
+    shares, file_shares = _file_shares(per_file)
+    # 2. the frame for GX: every row, or a hashed sample plus the first rows of each file
+    sample = ""
+    step = -(-rows // max_rows) if max_rows else 1  # ceiling division
+    if step > 1:
+        sample = (f"where hash(_source_file, _source_row) % {step} = 0 "
+                  f"or _source_row <= {ROWS_KEPT_PER_FILE}")
+    frame = relation.query("landing_batch", f"""
+        select * from ({judged}) as judged
+        {sample}
+        order by _source_file, _source_row
+    """).df()
+    frame[FILE_SHARE] = frame["_source_file"].map(file_shares).astype("float64")
+    return GateBatch(frame=frame, rows=rows, reasons=reasons, shares=shares)
 
 
-def _share_expectation(max_quarantine_share: float) -> gxe.Expectation:
-    """The one blocking expectation: share of rows staging would quarantine."""
-    return gxe.ExpectColumnValuesToBeNull(
-        column=REASON, mostly=max(0.0, 1.0 - max_quarantine_share), severity="critical",
-        description=(
-            f"at most {max_quarantine_share:.0%} of the rows would be quarantined "
-            "(LEADSCORE_MAX_QUARANTINE_SHARE)"
-        ),
-        meta={"unexpected_label": "would be quarantined"})
+def _file_shares(per_file: dict[str, list[int]]) -> tuple[list[FileShare], dict[str, float]]:
+    """Judged shares: a file of at least MIN_ROWS_FOR_SHARE rows alone, the smaller files
+    pooled (judged once the pool has MIN_ROWS_FOR_SHARE rows)."""
+    shares: list[FileShare] = []
+    by_file: dict[str, float] = {}
+    small = {f: counts for f, counts in per_file.items() if counts[0] < MIN_ROWS_FOR_SHARE}
+    for source_file, (total, bad) in sorted(per_file.items()):
+        if source_file not in small:
+            shares.append(FileShare(source_file, total, bad))
+            by_file[source_file] = shares[-1].share
+    pool_rows = sum(total for total, _ in small.values())
+    if small and pool_rows >= MIN_ROWS_FOR_SHARE:
+        pool = FileShare(f"{len(small)} small files pooled", pool_rows,
+                         sum(bad for _, bad in small.values()))
+        shares.append(pool)
+        by_file.update(dict.fromkeys(small, pool.share))
+    return shares, by_file
 
 
-def build_suite(
-    entity: str, rules: EntityRules, max_quarantine_share: float | None, name: str | None = None
-) -> gx.ExpectationSuite:
-    """The GX suite of one landing entity (built in code, versioned with the project).
-    ``max_quarantine_share`` None: without the blocking share expectation (small files)."""
-    suite = gx.ExpectationSuite(name=name or f"landing_{entity}")
+def build_suite(entity: str, rules: EntityRules, max_quarantine_share: float) -> gx.ExpectationSuite:
+    """The GX suite of one landing entity (built in code, versioned with the project)."""
+    suite = gx.ExpectationSuite(name=f"landing_{entity}")
     warn = {"severity": "warning", "mostly": WARN_MOSTLY}
     for column, required in CONTRACT[entity].items():
         if not required:
@@ -250,112 +316,92 @@ def build_suite(
         suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
             column=column, min_value=low, max_value=high, **warn,
             description=f"in range ({bounds})", meta={"unexpected_label": "out of range"}))
-    if len(rules.unique_key) == 1:
-        suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(
-            column=rules.unique_key[0], description="no duplicate ids within the file", **warn,
-            meta={"unexpected_label": "duplicated"}))
-    elif rules.unique_key:
+    if rules.unique_key:
+        key = ["_source_file", *rules.unique_key]
         suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=list(rules.unique_key), **warn,
-            description=f"no duplicate ({', '.join(rules.unique_key)}) within the file",
-            meta={"unexpected_label": "duplicated"}))
-    if max_quarantine_share is not None:
-        suite.add_expectation(_share_expectation(max_quarantine_share))
-    return suite
-
-
-def pooled_suite(entity: str, max_quarantine_share: float) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=f"landing_{entity}_small_files_pooled")
-    suite.add_expectation(_share_expectation(max_quarantine_share))
+            column_list=key, **warn,
+            description=f"no duplicate ({', '.join(rules.unique_key)}) within a file",
+            meta={"column": ", ".join(rules.unique_key), "unexpected_label": "duplicated"}))
+    suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+        column=FILE_SHARE, min_value=0, max_value=max_quarantine_share, severity="critical",
+        description=(
+            f"at most {max_quarantine_share:.0%} of each file's rows would be quarantined "
+            "(LEADSCORE_MAX_QUARANTINE_SHARE; small files of a load judged together)"
+        ),
+        meta={"column": REASON, "unexpected_label": "rows in files over the limit"}))
     return suite
 
 
 class LandingGate:
-    """The ``inspect`` hook of :func:`orchestration.landing.load`: validates each new file
-    and raises :class:`QualityGateFailed` when a blocking expectation fails.
-
-    A share says little about a handful of rows, so the blocking share is judged on at
-    least ``MIN_ROWS_FOR_SHARE`` rows: a file that large alone, smaller files of the same
-    entity pooled together (within one load) once the pool is that large.
-    """
+    """The ``inspect`` hook of :func:`orchestration.landing.load`: validates the new rows
+    of each entity (all files of the load together) and raises :class:`QualityGateFailed`
+    when a blocking expectation fails."""
 
     def __init__(self, settings: Settings):
         self.max_quarantine_share = settings.max_quarantine_share
-        self.max_rows = settings.gx_max_rows_per_file
+        self.max_rows = settings.gx_max_rows
         self.docs_dir: Path = settings.gx_docs_dir / "landing"
         self.validator = GxValidator(self.docs_dir, index_columns=["_source_file", "_source_row"])
         self.rules = entity_rules()
-        share = self.max_quarantine_share
         self.suites = {
-            (entity, large): build_suite(
-                entity, rules, share if large else None,
-                name=f"landing_{entity}" if large else f"landing_{entity}_small_file")
+            entity: build_suite(entity, rules, self.max_quarantine_share)
             for entity, rules in self.rules.items()
-            for large in (True, False)
         }
-        self.pooled_suites = {entity: pooled_suite(entity, share) for entity in self.rules}
-        self.pools: dict[str, pd.DataFrame] = {}
         self.reports: list[SuiteReport] = []
         self.files_validated = 0
 
-    def __call__(self, file: LandingFile, relation: duckdb.DuckDBPyRelation) -> None:
-        failed = [report for report in self.validate(file, relation) if not report.passed]
-        if failed:
+    def __call__(
+        self, entity: str, files: list[LandingFile], relation: duckdb.DuckDBPyRelation
+    ) -> None:
+        report = self.validate(entity, files, relation)
+        if not report.passed:
             self.build_docs()
+            failing = [s.batch for s in report.extra["shares"]
+                       if s.share > self.max_quarantine_share]
             raise QualityGateFailed(
-                failed,
-                f"landing file {file.path} did not pass the landing quality gate: nothing was "
-                f"loaded (the load rolled back); Data Docs: {self.docs_dir / 'index.html'}",
+                [report],
+                f"landing file(s) {', '.join(failing)} did not pass the landing quality gate: "
+                f"nothing was loaded (the load rolled back); "
+                f"Data Docs: {self.docs_dir / 'index.html'}",
             )
 
-    def validate(self, file: LandingFile, relation: duckdb.DuckDBPyRelation) -> list[SuiteReport]:
-        """Validate one file (and the pool of small files it joins); returns the reports."""
-        rules = self.rules[file.entity]
-        frame = gate_frame(file.entity, relation, rules, self.max_rows)
-        large = len(frame) >= MIN_ROWS_FOR_SHARE
-        reports = [self.validator.validate(
-            frame,
-            self.suites[(file.entity, large)],
-            batch_name=file.relative_path,
-            notes=_reason_notes(frame, large),
-            extra={"would_quarantine": _reason_counts(frame)},
-        )]
-        self.files_validated += 1
-        if not large and len(frame):
-            reports += self._validate_pool(file, frame)
-        self.reports += reports
-        return reports
-
-    def _validate_pool(self, file: LandingFile, frame: pd.DataFrame) -> list[SuiteReport]:
-        part = frame[["_source_row", REASON]].assign(_source_file=file.relative_path)
-        pool = pd.concat([self.pools[file.entity], part]) if file.entity in self.pools else part
-        self.pools[file.entity] = pool
-        if len(pool) < MIN_ROWS_FOR_SHARE:
-            return []
-        files = pool["_source_file"].nunique()
-        return [self.validator.validate(
-            pool.reset_index(drop=True),
-            self.pooled_suites[file.entity],
-            batch_name=f"{file.entity}: {files} small files up to {file.relative_path}",
-            notes=_reason_notes(pool, True),
-        )]
+    def validate(
+        self, entity: str, files: list[LandingFile], relation: duckdb.DuckDBPyRelation
+    ) -> SuiteReport:
+        """Validate one entity's new rows of a load; returns the report."""
+        batch = gate_frame(entity, relation, self.rules[entity], self.max_rows)
+        name = (files[0].relative_path if len(files) == 1
+                else f"{entity}: {len(files)} files {files[0].relative_path} .. "
+                     f"{files[-1].relative_path}")
+        report = self.validator.validate(
+            batch.frame,
+            self.suites[entity],
+            batch_name=name,
+            notes=_notes(batch, self.max_quarantine_share),
+            extra={"would_quarantine": batch.reasons, "shares": batch.shares, "rows": batch.rows},
+        )
+        self.files_validated += len(files)
+        self.reports.append(report)
+        return report
 
     def build_docs(self) -> Path | None:
-        """Write the Data Docs of the files validated so far (None when there were none)."""
+        """Write the Data Docs of the loads validated so far (None when there were none)."""
         return self.validator.build_docs() if self.reports else None
 
 
-def _reason_counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {str(k): int(v) for k, v in frame[REASON].value_counts().items()}
-
-
-def _reason_notes(frame: pd.DataFrame, judged: bool) -> list[str]:
-    counts = _reason_counts(frame)
+def _notes(batch: GateBatch, max_share: float) -> list[str]:
     notes = []
-    if counts:
+    if len(batch.frame) < batch.rows:
+        notes.append(f"validated on a sample of {len(batch.frame):,} of {batch.rows:,} rows; "
+                     "the quarantine shares and counts below are exact")
+    if batch.reasons:
         notes.append("would be quarantined by staging: " + ", ".join(
-            f"{reason} {count:,}" for reason, count in counts.items()))
-    if not judged:
-        notes.append(f"fewer than {MIN_ROWS_FOR_SHARE} rows: the quarantine share is judged "
-                     "on the small files of this load pooled together")
+            f"{reason} {count:,}" for reason, count in batch.reasons.items()))
+    for share in batch.shares:
+        if share.share > max_share:
+            notes.append(f"{share.batch}: {share.quarantined:,} of {share.rows:,} rows "
+                         f"({share.share:.1%}) would be quarantined")
+    if not batch.shares:
+        notes.append(f"fewer than {MIN_ROWS_FOR_SHARE} rows: too few to judge the quarantine "
+                     "share")
     return notes

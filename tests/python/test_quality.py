@@ -71,7 +71,8 @@ def test_gate_frame_judges_rows_like_staging(workspace: Workspace) -> None:
     (file,) = discover(workspace.landing_dir)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    frame = gate_frame("orders", file_relation(con, file), gate.rules["orders"])
+    batch = gate_frame("orders", file_relation(con, file), gate.rules["orders"])
+    frame = batch.frame
     reasons = dict(zip(frame["_source_row"], frame["quarantine_reason"].fillna("ok")))
     assert reasons == {
         1: "ok",
@@ -85,6 +86,8 @@ def test_gate_frame_judges_rows_like_staging(workspace: Workspace) -> None:
     assert frame.loc[0, "ordered_at"] == pd.Timestamp("2024-06-01 08:00:00")  # +02:00 -> UTC
     assert frame.loc[0, "amount"] == 12.5 and frame.loc[0, "currency"] == "EUR"
     assert frame.loc[2, "ordered_at__invalid"] == "yesterday"
+    assert batch.rows == 7 and sum(batch.reasons.values()) == 6
+    assert (frame["file_quarantine_share"].isna()).all()  # 7 rows: too few to judge a share
 
 
 def test_gate_judges_large_files_on_a_hashed_sample(workspace: Workspace) -> None:
@@ -99,10 +102,14 @@ def test_gate_judges_large_files_on_a_hashed_sample(workspace: Workspace) -> Non
     full = gate_frame("orders", file_relation(con, file), gate.rules["orders"])
     sampled = gate_frame("orders", file_relation(con, file), gate.rules["orders"], max_rows=100)
     again = gate_frame("orders", file_relation(con, file), gate.rules["orders"], max_rows=100)
-    assert len(full) == 1000 and 50 <= len(sampled) <= 150
-    assert sampled["_source_row"].tolist() == again["_source_row"].tolist()  # the same rows every time
-    share = sampled["quarantine_reason"].notna().mean()
-    assert abs(share - full["quarantine_reason"].notna().mean()) < 0.1  # periodic bad rows: no aliasing
+    assert len(full.frame) == 1000 and 50 <= len(sampled.frame) <= 160
+    assert sampled.frame["_source_row"].tolist() == again.frame["_source_row"].tolist()  # the same rows
+    share = sampled.frame["quarantine_reason"].notna().mean()
+    assert abs(share - full.frame["quarantine_reason"].notna().mean()) < 0.1  # no aliasing
+    # the blocking share and the reason counts are exact whatever the sample
+    assert sampled.rows == 1000 and sampled.reasons == {"negative_amount": 250}
+    assert [(s.batch, s.rows, s.quarantined) for s in sampled.shares] == [("orders/big.csv", 1000, 250)]
+    assert set(sampled.frame["file_quarantine_share"]) == {0.25}
 
 
 def test_trickle_of_bad_rows_is_reported_and_loaded(workspace: Workspace) -> None:
@@ -124,15 +131,19 @@ def test_flood_of_bad_rows_stops_the_load_and_says_why(workspace: Workspace) -> 
     write_events(workspace.landing_dir / "events" / "a_good.csv", good=60, bad=0)
     write_events(workspace.landing_dir / "events" / "b_flood.csv", good=30, bad=30, start=100)
     settings = workspace.settings()
+    gate = LandingGate(settings)
     with pytest.raises(QualityGateFailed) as caught:
-        pipeline.load_landing(settings, inspect=LandingGate(settings))
+        pipeline.load_landing(settings, inspect=gate)
     message = str(caught.value)
-    assert "events/b_flood.csv" in message and "nothing was loaded" in message
-    assert "FAILED (BLOCKING) expect_column_values_to_be_null on column quarantine_reason" in message
-    assert "found 30 of 60 (50.0%) would be quarantined" in message
-    assert "'unknown_event_type' (row 31)" in message  # an example row of the file
+    assert "landing file(s) events/b_flood.csv did not pass" in message
+    assert "a_good.csv did not pass" not in message and "nothing was loaded" in message
+    assert "FAILED (BLOCKING) expect_column_values_to_be_between on column quarantine_reason" in message
+    assert "events/b_flood.csv: 30 of 60 rows (50.0%) would be quarantined" in message
+    assert "(file events/b_flood.csv, row 1)" in message  # example rows of the failing file
+    assert "'hover' (file events/b_flood.csv, row 31)" in message  # the bad values, where
     assert "unknown_event_type 30" in message  # the reasons
     assert "Data Docs:" in message and (settings.gx_docs_dir / "landing" / "index.html").exists()
+    assert gate.files_validated == 2 and len(gate.reports) == 1  # one validation per entity
     # The whole load rolled back: not even the good file of the same load is kept.
     assert landing_counts(settings) == {"events": 0, "leads": 0, "orders": 0, "_files": 0}
 
@@ -143,7 +154,7 @@ def test_threshold_comes_from_the_environment(workspace: Workspace) -> None:
     assert pipeline.load_landing(settings, inspect=LandingGate(settings)).total_rows == 100
     stricter = dataclasses.replace(settings, max_quarantine_share=0.25)
     write_events(workspace.landing_dir / "events" / "day2.csv", good=70, bad=30, start=500)
-    with pytest.raises(QualityGateFailed, match="at most 25% of the rows"):
+    with pytest.raises(QualityGateFailed, match="at most 25% of each file's rows"):
         pipeline.load_landing(stricter, inspect=LandingGate(stricter))
 
 
@@ -155,14 +166,39 @@ def test_small_files_are_judged_pooled(workspace: Workspace) -> None:
         write_events(workspace.landing_dir / "events" / f"day{day:02d}.csv", good=5, bad=5,
                      start=day * 100)
     settings = workspace.settings()
+    with pytest.raises(QualityGateFailed) as caught:
+        pipeline.load_landing(settings, inspect=LandingGate(settings))
+    message = str(caught.value)
+    assert f"{files} small files pooled: 30 of 60 rows (50.0%)" in message
+    assert "(file events/day00.csv, row 1)" in message
+
+
+def test_a_few_small_files_are_too_few_to_judge(workspace: Workspace) -> None:
+    for day in range(2):  # 20 rows in all, half of them bad: reported, not judged
+        write_events(workspace.landing_dir / "events" / f"day{day:02d}.csv", good=5, bad=5,
+                     start=day * 100)
+    settings = workspace.settings()
+    gate = LandingGate(settings)
+    assert pipeline.load_landing(settings, inspect=gate).total_rows == 20
+    (report,) = gate.reports
+    assert report.passed and report.warnings
+    assert any("too few to judge" in note for note in report.notes)
+
+
+def test_large_load_is_sampled_but_a_flooded_file_is_never_missed(workspace: Workspace) -> None:
+    # 40 good files and one flooded one, validated on a sample far smaller than the load
+    for day in range(40):
+        write_events(workspace.landing_dir / "events" / f"day{day:02d}.csv", good=100, bad=0,
+                     start=day * 1000)
+    write_events(workspace.landing_dir / "events" / "day99.csv", good=40, bad=60, start=99_000)
+    settings = dataclasses.replace(workspace.settings(), gx_max_rows=200)
     gate = LandingGate(settings)
     with pytest.raises(QualityGateFailed) as caught:
         pipeline.load_landing(settings, inspect=gate)
-    message = str(caught.value)
-    assert "small files" in message and "(file events/day00.csv, row 6)" in message
-    # every small file passed alone; the pool failed once it held MIN_ROWS_FOR_SHARE rows
-    small = [r.passed for r in gate.reports if r.suite.endswith("_small_file")]
-    assert small == [True] * (MIN_ROWS_FOR_SHARE // per_file)
+    (report,) = gate.reports
+    assert report.row_count < 600 and report.extra["rows"] == 4100
+    assert report.extra["would_quarantine"] == {"unknown_event_type": 60}
+    assert "events/day99.csv: 60 of 100 rows (60.0%)" in str(caught.value)
 
 
 def test_generated_demo_day_passes_and_flood_fails(workspace: Workspace) -> None:
