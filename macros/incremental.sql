@@ -36,3 +36,34 @@
 {% macro newest_processed_batch(relation) -%}
     (select max(upstream._processed_batch) from {{ relation }} as upstream)
 {%- endmacro %}
+
+{#- (lead, day) pairs of leads that lost an anonymous history to a link a late event moved
+    (int_identity_links._relinked_from_lead_id), among the events re-processed since the
+    watermark of the model calling it. -#}
+{% macro relinked_lead_days() -%}
+    select distinct
+        links._relinked_from_lead_id as lead_id,
+        cast(sessionized.occurred_at as date) as activity_date
+    from {{ ref('int_events_sessionized') }} as sessionized
+    inner join {{ ref('int_identity_links') }} as links
+        on sessionized.anonymous_id = links.anonymous_id
+    where
+        sessionized._processed_batch > {{ watermark() }}
+        and sessionized.lead_id is null
+        and links._relinked_from_lead_id is not null
+{%- endmacro %}
+
+{#- A pre-hook for the per-lead-day aggregate: delete the lead-days of relinked_lead_days()
+    first, since a lead-day whose events all moved away has no new row to replace it. -#}
+{% macro delete_relinked_lead_days() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where exists (
+            select 1
+            from ({{ relinked_lead_days() }}) as relinked
+            where
+                relinked.lead_id = {{ this }}.lead_id
+                and relinked.activity_date = {{ this }}.activity_date
+        )
+    {%- endif -%}
+{%- endmacro %}

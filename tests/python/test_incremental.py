@@ -39,7 +39,7 @@ COMPARED = [
     "marts.lead_category_interest",
 ]
 BOOKKEEPING = {"_processed_batch", "_batch_id", "batch_id", "_ingest_seq", "ingest_seq", "quarantine_id",
-               "_loaded_at", "loaded_at", "previous_lead_score", "previous_as_of", "score_change"}
+               "_loaded_at", "loaded_at", "_relinked_from_lead_id", "previous_lead_score", "previous_as_of", "score_change"}
 
 
 def _table(settings, name: str, drop_delivery_order: bool) -> pd.DataFrame:
@@ -118,3 +118,38 @@ def test_history_has_one_row_per_lead_and_as_of(day_by_day):
     _, _, incremental = day_by_day
     dupes = query(incremental, "select lead_id, as_of, count(*) as n from marts.lead_score_history group by all having count(*) > 1")
     assert dupes.empty
+
+
+def _write_events(path: Path, rows: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("event_id,occurred_at,lead_id,anonymous_id,event_type,page_url\n"
+                    + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_a_link_that_moves_to_another_lead_leaves_nothing_behind(tmp_path):
+    # Visitor X browses anonymously, then signs in as lead A: X's history is A's. A late
+    # file then shows X signed in as lead B *earlier*: the first link wins, so X's history
+    # moves to B, and A's daily signals must lose it, exactly as a full rebuild would.
+    settings = make_settings(tmp_path / "moving-link")
+    events = settings.landing_dir / "events"
+    _write_events(events / "day1.csv", [
+        "e1,2026-10-19T09:00:00Z,,X,page_view,/products/p1",  # a day before A's sign-in
+        "e2,2026-10-19T09:05:00Z,,X,product_view,/products/p1",
+        "e3,2026-10-20T10:00:00Z,A,X,login,",
+        "e4,2026-10-20T11:00:00Z,B,,page_view,/",
+    ])
+    _refresh(settings)
+    before = query(settings, "select lead_id, sum(n_events) as n from intermediate.int_lead_daily_signals "
+                             "where signal_type = 'event_type' group by all order by lead_id")
+    assert before.to_dict("records") == [{"lead_id": "A", "n": 3}, {"lead_id": "B", "n": 1}]
+
+    _write_events(events / "day0_late.csv", ["e0,2026-10-18T08:00:00Z,B,X,login,"])
+    _refresh(settings)
+    rebuilt = dataclasses.replace(make_settings(tmp_path / "rebuilt"), landing_dir=settings.landing_dir)
+    _refresh(rebuilt, full_refresh=True)
+    for name in ("intermediate.int_identity_links", "intermediate.int_events_sessionized",
+                 "intermediate.int_lead_daily_signals", "scores.engagement_scores", "marts.lead_scores"):
+        pd.testing.assert_frame_equal(_table(settings, name, False), _table(rebuilt, name, False), obj=name)
+    after = query(settings, "select lead_id, sum(n_events) as n from intermediate.int_lead_daily_signals "
+                            "where signal_type = 'event_type' group by all order by lead_id")
+    assert after.to_dict("records") == [{"lead_id": "A", "n": 1}, {"lead_id": "B", "n": 4}]

@@ -8,6 +8,8 @@
 -- Identity stitching: an event carrying both an anonymous_id and a lead_id links that
 -- visitor's anonymous history to the lead. One row per anonymous_id: the first link wins
 -- (ties: the smaller lead_id), so a shared device never splits its history.
+-- Incremental: when a late event moves a link to another lead, _relinked_from_lead_id
+-- names the lead that loses the history, so its daily signals are recomputed too.
 with
 
 events as (
@@ -57,15 +59,38 @@ ranked as (
 
 ),
 
+{% if is_incremental() %}
+    previous_links as (
+
+        select
+            anonymous_id,
+            lead_id
+        from {{ this }}
+        where anonymous_id in (select events.anonymous_id from events)
+
+    ),
+{% endif %}
+
 final as (
 
     select
-        anonymous_id,
-        lead_id,
-        occurred_at as linked_at,
-        _processed_batch
+        ranked.anonymous_id,
+        ranked.lead_id,
+        ranked.occurred_at as linked_at,
+        {% if is_incremental() -%}
+            case
+                when previous_links.lead_id <> ranked.lead_id then previous_links.lead_id
+            end
+        {%- else -%}
+            cast(null as {{ dbt.type_string() }})
+        {%- endif %} as _relinked_from_lead_id,
+        ranked._processed_batch
     from ranked
-    where link_rank = 1
+    {% if is_incremental() -%}
+        left join previous_links
+            on ranked.anonymous_id = previous_links.anonymous_id
+    {%- endif %}
+    where ranked.link_rank = 1
 
 )
 

@@ -2,12 +2,15 @@
 -- page type, category, product view, search terms, store page, session) the number of
 -- events and the first / last time. identity_linked_at is kept in the key so that
 -- history stitched to a lead only counts from the moment of the link.
--- Incremental: every (lead, day) touched by re-processed events is recomputed whole.
+-- Incremental: every (lead, day) touched by re-processed events is recomputed whole,
+-- including the days of a lead that lost an anonymous history to a moved link.
+-- depends_on: {{ ref('int_identity_links') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['lead_id', 'activity_date'],
     on_schema_change='fail',
+    pre_hook="{{ delete_relinked_lead_days() }}",
 ) }}
 
 with
@@ -15,13 +18,20 @@ with
 {% if is_incremental() %}
 touched_lead_days as (
 
-    select distinct
+    select
         resolved_lead_id,
         cast(occurred_at as date) as activity_date
     from {{ ref('int_events_sessionized') }}
     where
         _processed_batch > {{ watermark() }}
         and resolved_lead_id is not null
+    union
+    -- a link moved by a late event: the lead that had the anonymous history loses it
+    -- (the pre-hook deleted those lead-days; whatever else they hold is recomputed here)
+    select
+        lead_id as resolved_lead_id,
+        activity_date
+    from ({{ relinked_lead_days() }}) as relinked
 
 ),
 
