@@ -1,0 +1,46 @@
+"""The benchmark's bookkeeping (the benchmark itself is `make bench`, not part of the tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+
+from orchestration.bench import Phase, _dbt_timings, markdown
+
+
+def test_dbt_timings_come_from_the_newest_run_results(tmp_path) -> None:
+    old, new = tmp_path / "a" / "run_results.json", tmp_path / "b" / "run_results.json"
+    for path, elapsed, seconds in ((old, 1.0, 99.0), (new, 42.25, 7.5)):
+        path.parent.mkdir()
+        path.write_text(json.dumps({"elapsed_time": elapsed, "results": [
+            {"unique_id": "model.leadscore.slow", "execution_time": seconds},
+            {"unique_id": "model.leadscore.fast", "execution_time": 0.5},
+            {"unique_id": "test.leadscore.not_a_model", "execution_time": 100.0},
+        ]}))
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    phase = Phase("full build", ["leadscore", "run"])
+    _dbt_timings(phase, [tmp_path], since=time.time() - 30)
+    assert phase.dbt_seconds == 42.2  # rounded to 0.1 s
+    assert phase.slowest_models == [("slow", 7.5), ("fast", 0.5)]
+
+
+def test_markdown_table_has_a_row_per_phase_and_the_share() -> None:
+    phases = [
+        Phase("generate", ["g"], wall_seconds=10.0, rows=1_000_000, rows_per_second=100_000.0,
+              peak_rss_bytes=2**30),
+        Phase("full build", ["r"], wall_seconds=100.0, rows=1_000_000, rows_per_second=10_000.0,
+              peak_rss_bytes=3 * 2**30, dbt_seconds=60.0, slowest_models=[("m", 9.0)]),
+        Phase("one-day incremental refresh", ["r"], wall_seconds=20.0, rows=10_000,
+              rows_per_second=500.0, peak_rss_bytes=2**30, dbt_seconds=12.0),
+    ]
+    result = {"scale": "small", "leads": 20_000, "days": 90, "date": "2026-11-22",
+              "machine": {"cpus": 2, "memory_gib": 23.5, "python": "3.11.7"},
+              "duckdb_memory_limit": "8GB", "incremental_share_of_full": 0.2,
+              "phases": [asdict(p) for p in phases]}
+    text = markdown(result)
+    assert "| full build | 100.0 s | 60.0 s | 1,000,000 | 10,000 | 3.00 GiB |" in text
+    assert "| generate | 10.0 s | - |" in text
+    assert "One-day refresh / full build: 20.0%." in text
+    assert "Slowest dbt models, full build: m 9.0 s." in text
