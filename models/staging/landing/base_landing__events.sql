@@ -7,6 +7,10 @@
 
 -- Every landing event row, parsed, with the reason it must be quarantined (null = good).
 -- stg_landing__events keeps the good rows, quarantined_rows the others: nothing is lost.
+-- Incremental: the first delivery of an event wins, so a row's reason depends only on the
+-- deliveries before it. Earlier deliveries of the keys a new batch repeats are read to
+-- classify the new rows, but only the new rows are written: rows already classified
+-- never change, and the table is appended to rather than rewritten in place.
 with
 
 source as (
@@ -94,6 +98,9 @@ final as (
         quarantine_reason,
         {{ newest_landing_batch('events') }} as _processed_batch
     from ranked
+    {% if is_incremental() -%}
+        where _batch_id > {{ watermark() }}
+    {%- endif %}
 
 )
 
