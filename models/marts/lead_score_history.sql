@@ -1,5 +1,6 @@
 -- One row per lead per scoring as_of, appended by every run and never rewritten: a
--- re-run at the same as_of replaces only that as_of's rows (same data => same rows).
+-- re-run at the same as_of replaces that as_of's rows, all of them (the pre-hook), so a
+-- lead that left the spine since (a landing file withdrawn and reloaded) leaves it too.
 -- full_refresh is off for this model: `leadscore run --full-refresh` keeps the history.
 {{ config(
     materialized='incremental',
@@ -7,6 +8,7 @@
     unique_key=['lead_id', 'as_of'],
     full_refresh=false,
     on_schema_change='append_new_columns',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of = {{ as_of() }}{% endif %}",
 ) }}
 
 with

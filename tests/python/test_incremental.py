@@ -153,3 +153,21 @@ def test_a_link_that_moves_to_another_lead_leaves_nothing_behind(tmp_path):
     after = query(settings, "select lead_id, sum(n_events) as n from intermediate.int_lead_daily_signals "
                             "where signal_type = 'event_type' group by all order by lead_id")
     assert after.to_dict("records") == [{"lead_id": "A", "n": 1}, {"lead_id": "B", "n": 4}]
+
+
+def test_a_rerun_at_the_same_as_of_replaces_that_as_of_in_the_history(tmp_path):
+    # Two leads scored at AS_OF; one lead's file is then withdrawn and the landing reloaded
+    # (--full-refresh keeps the history): the history at AS_OF holds exactly the new run.
+    settings = make_settings(tmp_path / "rerun")
+    leads = settings.landing_dir / "leads"
+    leads.mkdir(parents=True)
+    header = "lead_id,email,created_at\n"
+    (leads / "a.csv").write_text(header + "A,a@example.com,2026-10-01T00:00:00Z\n", encoding="utf-8")
+    (leads / "b.csv").write_text(header + "B,b@example.com,2026-10-01T00:00:00Z\n", encoding="utf-8")
+    _refresh(settings)
+    history = "select lead_id from marts.lead_score_history order by lead_id"
+    assert query(settings, history)["lead_id"].tolist() == ["A", "B"]
+    (leads / "b.csv").unlink()
+    _refresh(settings, full_refresh=True)
+    assert query(settings, "select lead_id from marts.lead_scores")["lead_id"].tolist() == ["A"]
+    assert query(settings, history)["lead_id"].tolist() == ["A"]
