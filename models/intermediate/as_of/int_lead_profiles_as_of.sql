@@ -1,13 +1,25 @@
 -- Each lead's profile at as_of: the latest version before as_of. A lead created on or
--- after as_of does not exist yet. Age is computed at as_of.
+-- after as_of does not exist yet, whatever its other versions say: its earliest
+-- created_at over all versions decides (a version without any timestamp does not make
+-- it exist earlier). Age is computed at as_of.
 with
+
+all_versions as (
+
+    select
+        *,
+        min(created_at) over (partition by lead_id) as lead_created_at
+    from {{ ref('stg_landing__leads') }}
+
+),
 
 versions as (
 
-    select * from {{ ref('stg_landing__leads') }}
+    select * from all_versions
     where
         (version_at is null or version_at < {{ as_of() }})
         and (created_at is null or created_at < {{ as_of() }})
+        and (lead_created_at is null or lead_created_at < {{ as_of() }})
 
 ),
 
