@@ -258,10 +258,17 @@ def file_select_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
         else f"cast(null as varchar) as {_quote(c)}"
         for c in contract
     ]
-    reader = _reader_sql(file, source_cols if file.fmt == "json" else None)
+    if file.fmt == "parquet":
+        # Parquet knows each row's position: numbering stays parallel (row_number() over ()
+        # would read the file on one thread)
+        reader = f"read_parquet({_literal(str(file.path))}, file_row_number = true)"
+        row_number = "file_row_number + 1"
+    else:
+        reader = _reader_sql(file, source_cols if file.fmt == "json" else None)
+        row_number = "row_number() over ()"
     return (
         f"select {', '.join(select)}, {_literal(file.relative_path)} as _source_file, "
-        f"row_number() over () as _source_row from {reader}"
+        f"{row_number} as _source_row from {reader}"
     )
 
 

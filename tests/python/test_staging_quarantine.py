@@ -139,3 +139,25 @@ def test_files_are_loaded_once(tmp_path):
     assert first.total_rows > 0 and again.files == []
     (settings.landing_dir / "events" / "events_2026-10-01.csv").touch()  # same content, new mtime
     assert pipeline.load_landing(settings).files == []
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
+def test_loader_numbers_rows_in_file_order(tmp_path, suffix):
+    # _source_row is how a quarantined row is found again in its file: 1-based, file order
+    ids = [f"e{i}" for i in (5, 3, 9, 1, 7)]
+    events = tmp_path / "landing" / "events"
+    events.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute("create table rows as select * from (values " + ", ".join(
+        f"('{event_id}', '2026-10-01T10:00:00Z', 'L1', 'page_view', {n})" for n, event_id in enumerate(ids)
+    ) + ") as t(event_id, occurred_at, lead_id, event_type, n)")
+    target = events / f"day.{suffix}"
+    fmt = {"parquet": "parquet", "csv": "csv, header true", "jsonl": "json"}[suffix]
+    con.execute(f"copy (select * exclude (n) from rows order by n) to '{target}' (format {fmt})")
+    con.close()
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as warehouse:
+        loaded = landing.load(warehouse, tmp_path / "landing")
+        rows = warehouse.execute(
+            "select _source_row, event_id from landing.events order by _source_row").fetchall()
+    assert loaded.total_rows == 5
+    assert rows == [(n, event_id) for n, event_id in enumerate(ids, start=1)]
