@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,7 @@ class Phase:
     exit_code: int = 0
     slowest_models: list[tuple[str, float]] = field(default_factory=list)
     dbt_seconds: float = 0.0  # the dbt build's own elapsed time (run_results.json)
+    steps: dict[str, float] = field(default_factory=dict)  # Dagster step -> seconds
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -115,6 +117,21 @@ def _landing_rows(landing: Path, since: float = 0.0) -> int:
             with path.open() as handle:
                 total += sum(1 for _ in handle) - (1 if path.suffix == ".csv" else 0)
     return total
+
+
+STEP_LINE = re.compile(r"^Refresh run \S+ succeeded in [\d.]+ s \((?P<steps>.*)\)\.$", re.M)
+
+
+def _step_seconds(log: Path) -> dict[str, float]:
+    """The Dagster step times `leadscore run` printed (landing, dbt_models, gates, export)."""
+    match = STEP_LINE.search(log.read_text(errors="replace")) if log.exists() else None
+    if not match:
+        return {}
+    steps = {}
+    for part in match.group("steps").split(", "):
+        name, _, seconds = part.rpartition(" ")[0].rpartition(" ")
+        steps[name] = float(seconds)
+    return steps
 
 
 def _dbt_timings(phase: Phase, target_dirs: list[Path], since: float, top: int = 8) -> None:
@@ -184,6 +201,7 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
         env, work / "full.log")
     full.rows = generation.rows
     _dbt_timings(full, [work / "target", work, PROJECT_ROOT / "target"], since)
+    full.steps = _step_seconds(work / "full.log")
     phases.append(full)
 
     since = time.time()
@@ -197,6 +215,7 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
         env, work / "incremental.log")
     incremental.rows = new_rows
     _dbt_timings(incremental, [work / "target", work, PROJECT_ROOT / "target"], since)
+    incremental.steps = _step_seconds(work / "incremental.log")
     phases.append(incremental)
 
     for phase in phases:
@@ -242,4 +261,8 @@ def markdown(result: dict) -> str:
         if p["slowest_models"]:
             slow = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in p["slowest_models"][:5])
             lines.append(f"Slowest dbt models, {p['name']}: {slow}.")
+    for p in result["phases"]:
+        if p.get("steps"):
+            steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in p["steps"].items())
+            lines.append(f"Dagster steps, {p['name']}: {steps}.")
     return "\n".join(lines) + "\n"

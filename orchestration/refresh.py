@@ -16,6 +16,7 @@ import contextlib
 import io
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +58,7 @@ class RefreshResult:
     run_id: str = ""
     checks: list[CheckResult] = field(default_factory=list)
     publication: dict[str, Any] | None = None
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def refresh(
@@ -73,6 +75,7 @@ def refresh(
     the serving layer at its previous version.
     """
     as_of = pipeline.normalise_as_of(as_of)
+    started = time.perf_counter()
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     with pipeline.refresh_lock(settings, wait=wait):
         # Imported here: loading the code location parses the dbt project if needed.
@@ -101,10 +104,12 @@ def refresh(
             if not result.success:
                 raise RefreshFailed(_failure_report(settings, result, checks, output.getvalue()))
             load = _load_result(result, assets.LANDING_KEY)
+            steps = _step_seconds(instance, result.run_id)
         summary = pipeline.summarise(settings)
     publication = serving.read_manifest(settings.serving_dir)
-    report = _report(settings, result.run_id, load, summary, checks, publication)
-    return RefreshResult(load, summary, report, result.run_id, checks, publication)
+    steps["total"] = round(time.perf_counter() - started, 1)
+    report = _report(settings, result.run_id, load, summary, checks, publication, steps)
+    return RefreshResult(load, summary, report, result.run_id, checks, publication, steps)
 
 
 @contextlib.contextmanager
@@ -166,6 +171,22 @@ class _instance:
 
     def __exit__(self, *exc: object) -> None:
         self.instance.dispose()
+
+
+def _step_seconds(instance: Any, run_id: str) -> dict[str, float]:
+    """Wall seconds of each step of the run, from the start and success events it logged."""
+    from dagster import DagsterEventType
+
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event.event_type == DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.step_key in started:
+            seconds[event.step_key] = round(entry.timestamp - started[event.step_key], 1)
+    return seconds
 
 
 def _metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -253,9 +274,12 @@ def _report(
     summary: pipeline.Summary,
     checks: list[CheckResult],
     publication: dict[str, Any] | None,
+    steps: dict[str, float],
 ) -> str:
+    timing = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items()
+                       if step != "total")
     lines = [
-        f"Refresh run {run_id} succeeded.",
+        f"Refresh run {run_id} succeeded in {steps.get('total', 0.0):.1f} s ({timing}).",
         f"Loaded {load.total_rows:,} new landing rows from {len(load.files)} file(s).",
         "",
         *_checks_section(checks, settings),

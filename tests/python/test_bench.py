@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import asdict
 
-from orchestration.bench import Phase, _dbt_timings, markdown
+from orchestration.bench import Phase, _dbt_timings, _step_seconds, markdown
 
 
 def test_dbt_timings_come_from_the_newest_run_results(tmp_path) -> None:
@@ -44,3 +44,12 @@ def test_markdown_table_has_a_row_per_phase_and_the_share() -> None:
     assert "| generate | 10.0 s | - |" in text
     assert "One-day refresh / full build: 20.0%." in text
     assert "Slowest dbt models, full build: m 9.0 s." in text
+
+
+def test_step_times_are_read_from_the_refresh_report(tmp_path) -> None:
+    log = tmp_path / "full.log"
+    log.write_text("Refresh run 1a2b succeeded in 61.3 s (landing 11.3 s, dbt_models 32.9 s, "
+                   "marts__lead_scores_gx_lead_scores 1.2 s, serving_export 0.3 s).\nLoaded ...\n")
+    assert _step_seconds(log) == {"landing": 11.3, "dbt_models": 32.9,
+                                  "marts__lead_scores_gx_lead_scores": 1.2, "serving_export": 0.3}
+    assert _step_seconds(tmp_path / "missing.log") == {}
