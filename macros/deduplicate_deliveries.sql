@@ -11,7 +11,6 @@
     delivered once, and a hash join finds the others far faster than sorting everything. -#}
 {% macro deduplicate_deliveries(relation, key_columns, keep='first') -%}
     {%- set key = key_columns | join(', ') -%}
-    {%- set direction = 'asc' if keep == 'first' else 'desc' -%}
     with
 
     repeated_keys as (
@@ -42,42 +41,52 @@
 
     ),
 
-    repeated as (
-
-        select
-            *,
-            row_number() over (
-                partition by {{ key }}, row_fingerprint
-                order by _ingest_seq
-            ) as content_rank
-        from flagged
-        where is_repeated
-
-    ),
-
     classified_repeated as (
 
-        select
-            *,
-            case
-                when content_rank > 1 then 'exact_redelivery'
-                when
-                    row_number() over (
-                        partition by {{ key }}, content_rank
-                        order by _ingest_seq {{ direction }}
-                    ) > 1
-                    then 'conflicting_redelivery'
-            end as quarantine_reason
-        from repeated
+        {{ classify_redeliveries('flagged', key_columns, keep, 'is_repeated') }}
 
     )
 
     select
         flagged.*,
-        1 as content_rank,
         flagged.invalid_reason as quarantine_reason
     from flagged
     where not flagged.is_repeated
     union all
-    select * from classified_repeated
+    select
+        flagged.*,
+        classified_repeated.quarantine_reason
+    from flagged
+    inner join classified_repeated
+        on flagged._ingest_seq = classified_repeated._ingest_seq
+{%- endmacro %}
+
+{#- The reasons of the valid deliveries of keys delivered more than once: one row per
+    valid row of `relation` (matching `where_clause`) with its `_ingest_seq` and
+    `quarantine_reason` (null: this delivery is staged). See deduplicate_deliveries. -#}
+{% macro classify_redeliveries(relation, key_columns, keep='first', where_clause='1 = 1') -%}
+    {%- set key = key_columns | join(', ') -%}
+    {%- set direction = 'asc' if keep == 'first' else 'desc' -%}
+    select
+        _ingest_seq,
+        case
+            when content_rank > 1 then 'exact_redelivery'
+            when
+                row_number() over (
+                    partition by {{ key }}, content_rank
+                    order by _ingest_seq {{ direction }}
+                ) > 1
+                then 'conflicting_redelivery'
+        end as quarantine_reason
+    from (
+        select
+            {{ key }},
+            _ingest_seq,
+            row_number() over (
+                partition by {{ key }}, row_fingerprint
+                order by _ingest_seq
+            ) as content_rank
+        from {{ relation }}
+        where invalid_reason is null and ({{ where_clause }})
+    ) as repeated
 {%- endmacro %}

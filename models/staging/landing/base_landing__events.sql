@@ -25,54 +25,55 @@ event_types as (
 
 ),
 
-parsed as (
+validated as (
 
-    select
-        nullif(trim(event_id), '') as event_id,
-        {{ parse_timestamp_utc('occurred_at') }} as occurred_at,
-        nullif(trim(lead_id), '') as lead_id,
-        nullif(trim(anonymous_id), '') as anonymous_id,
-        nullif(trim(session_id), '') as source_session_id,
-        lower(trim(event_type)) as event_type,
-        nullif(trim(page_url), '') as page_url,
-        lower(nullif(trim(page_type), '')) as source_page_type,
-        nullif(trim(product_id), '') as product_id,
-        lower(nullif(trim(product_category), '')) as product_category,
-        nullif(trim(search_query), '') as search_query,
-        {{ row_fingerprint(landing_columns('events')) }} as row_fingerprint,
-        _ingest_seq,
-        _batch_id,
-        _source_file,
-        _source_row,
-        _loaded_at
-    from source
+    {{ validate_landing_events('source', 'event_types') }}
 
 ),
 
-validated as (
+-- Re-deliveries: most event ids are delivered once. The ids delivered more than once are
+-- found from the raw ids alone, their deliveries parsed and classified apart (first
+-- delivery wins), and the classification joined back. Each CTE is read once, so no
+-- copy of all the rows is ever materialised.
+repeated_keys as (
 
-    select
-        parsed.*,
-        case
-            when parsed.event_id is null then 'missing_id'
-            when parsed.occurred_at is null then 'unparseable_timestamp'
-            when parsed.lead_id is null and parsed.anonymous_id is null
-                then 'missing_lead_and_anonymous_id'
-            when event_types.event_type is null then 'unknown_event_type'
-            when
-                parsed.occurred_at
-                > {{ dbt.dateadd('minute', var('future_tolerance_minutes'), 'parsed._loaded_at') }}
-                then 'future_timestamp'
-        end as invalid_reason
-    from parsed
-    left join event_types
-        on parsed.event_type = event_types.event_type
+    select nullif(trim(event_id), '') as event_id
+    from ({{ landing_rows_to_process('events', 'event_id') }}) as delivered
+    where nullif(trim(event_id), '') is not null
+    group by nullif(trim(event_id), '')
+    having count(*) > 1
+
+),
+
+repeated_source as (
+
+    select delivered.*
+    from ({{ landing_rows_to_process('events', 'event_id') }}) as delivered
+    inner join repeated_keys
+        on nullif(trim(delivered.event_id), '') = repeated_keys.event_id
+
+),
+
+repeated_validated as (
+
+    {{ validate_landing_events('repeated_source', 'event_types') }}
+
+),
+
+classified as (
+
+    {{ classify_redeliveries('repeated_validated', ['event_id'], keep='first') }}
 
 ),
 
 ranked as (
 
-    {{ deduplicate_deliveries('validated', ['event_id'], keep='first') }}
+    select
+        validated.*,
+        coalesce(validated.invalid_reason, classified.quarantine_reason) as quarantine_reason
+    from validated
+    left join classified
+        on validated._ingest_seq = classified._ingest_seq
 
 ),
 
