@@ -11,11 +11,8 @@
 -- only on earlier events, so the derivation is the same at any as_of.
 -- Incremental: a new (or late) event makes every event of its visitor be recomputed
 -- (its sessions, and the attribution of an anonymous history newly linked to a lead).
-with
-
-events as (
-
-    select * from {{ ref('stg_landing__events') }}
+{#- the events to (re)compute: all of them, or every event of the visitors with new events -#}
+{% set visitors_to_recompute %}
     {% if is_incremental() %}
         where coalesce(anonymous_id, lead_id) in (
             select coalesce(new_events.anonymous_id, new_events.lead_id)
@@ -23,6 +20,13 @@ events as (
             where new_events._processed_batch > {{ watermark() }}
         )
     {% endif %}
+{% endset %}
+with
+
+events as (
+
+    select * from {{ ref('stg_landing__events') }}
+    {{ visitors_to_recompute }}
 
 ),
 
@@ -45,10 +49,15 @@ resolved as (
 
 ),
 
+-- Sessions are numbered over four narrow columns read by a scan of their own, then
+-- joined back by event_id: the window functions never carry (or spill) the wide rows.
 gaps as (
 
     select
-        *,
+        event_id,
+        visitor_id,
+        is_web_event,
+        occurred_at,
         case
             when not is_web_event then 0
             when
@@ -65,20 +74,39 @@ gaps as (
                 then 1
             else 0
         end as starts_session
-    from resolved
+    from (
+        select
+            event_id,
+            coalesce(anonymous_id, lead_id) as visitor_id,
+            is_web_event,
+            occurred_at
+        from {{ ref('stg_landing__events') }}
+        {{ visitors_to_recompute }}
+    ) as narrow_events
 
 ),
 
-numbered as (
+session_numbers as (
 
     select
-        *,
+        event_id,
         sum(starts_session) over (
             partition by visitor_id, is_web_event
             order by occurred_at, event_id
             rows between unbounded preceding and current row
         ) as session_number
     from gaps
+
+),
+
+numbered as (
+
+    select
+        resolved.*,
+        session_numbers.session_number
+    from resolved
+    inner join session_numbers
+        on resolved.event_id = session_numbers.event_id
 
 ),
 

@@ -6,6 +6,7 @@
 ) }}
 
 -- Good events, one row per event_id: typed, UTC, page type completed from the URL.
+-- Every CTE is read once (a CTE read twice is materialised: a copy of every event).
 with
 
 events as (
@@ -51,12 +52,19 @@ with_path as (
 
 distinct_paths as (
 
-    -- rules are matched once per distinct path, not once per event
-    select distinct page_path
-    from with_path
+    -- rules are matched once per distinct path, not once per event (a scan of its own
+    -- over two columns, so that with_path is read once)
+    select distinct {{ url_path('new_events.page_url') }} as page_path
+    from {{ ref('base_landing__events') }} as new_events
+    left join page_types
+        on new_events.source_page_type = page_types.page_type
     where
-        known_source_page_type is null
-        and page_url is not null
+        new_events.quarantine_reason is null
+        and page_types.page_type is null
+        and new_events.page_url is not null
+    {% if is_incremental() %}
+            and new_events._processed_batch > {{ watermark() }}
+        {% endif %}
 
 ),
 
