@@ -7,64 +7,23 @@
         (keep='first': the first delivered content wins, as for events;
          keep='last': the last delivered content wins, as for lead and order versions)
     Returns a select of every input column plus `quarantine_reason` (null = staged).
-    Only keys delivered more than once go through the window functions: most keys are
-    delivered once, and a hash join finds the others far faster than sorting everything. -#}
-{% macro deduplicate_deliveries(relation, key_columns, keep='first') -%}
-    {%- set key = key_columns | join(', ') -%}
-    with
-
-    repeated_keys as (
-
-        select {{ key }}
-        from {{ relation }}
-        where invalid_reason is null
-        group by {{ key }}
-        having count(*) > 1
-
-    ),
-
-    flagged as (
-
-        select
-            delivered.*,
-            repeated_keys.{{ key_columns[0] }} is not null as is_repeated
-        from {{ relation }} as delivered
-        -- plain equalities (the key columns are never null on valid rows), so this is a
-        -- hash join; invalid rows get a null key and never match
-        left join repeated_keys
-            on
-                case when delivered.invalid_reason is null then delivered.{{ key_columns[0] }} end
-                = repeated_keys.{{ key_columns[0] }}
-                {%- for column in key_columns[1:] %}
-                and delivered.{{ column }} = repeated_keys.{{ column }}
-                {%- endfor %}
-
-    ),
-
-    classified_repeated as (
-
-        {{ classify_redeliveries('flagged', key_columns, keep, 'is_repeated') }}
-
-    )
-
+    Only keys delivered more than once go through the window functions (most keys are
+    delivered once), and their verdicts are joined back by `_ingest_seq`.
+    `candidates`: a relation like `relation` holding at least every delivery of each key
+    delivered more than once (default: `relation` itself). Events pass the deliveries of
+    their repeated raw ids, so the window functions never see all the events. -#}
+{% macro deduplicate_deliveries(relation, key_columns, keep='first', candidates=none) -%}
     select
-        flagged.*,
-        flagged.invalid_reason as quarantine_reason
-    from flagged
-    where not flagged.is_repeated
-    union all
-    select
-        flagged.*,
-        classified_repeated.quarantine_reason
-    from flagged
-    inner join classified_repeated
-        on flagged._ingest_seq = classified_repeated._ingest_seq
+        delivered.*,
+        coalesce(delivered.invalid_reason, classified.quarantine_reason) as quarantine_reason
+    from {{ relation }} as delivered
+    left join ({{ classify_redeliveries(candidates or relation, key_columns, keep) }}) as classified
+        on delivered._ingest_seq = classified._ingest_seq
 {%- endmacro %}
 
-{#- The reasons of the valid deliveries of keys delivered more than once: one row per
-    valid row of `relation` (matching `where_clause`) with its `_ingest_seq` and
-    `quarantine_reason` (null: this delivery is staged). See deduplicate_deliveries. -#}
-{% macro classify_redeliveries(relation, key_columns, keep='first', where_clause='1 = 1') -%}
+{#- The verdict on each valid delivery of a key delivered more than once (valid rows of
+    `relation`): its `_ingest_seq` and `quarantine_reason` (null: this delivery is staged). -#}
+{% macro classify_redeliveries(relation, key_columns, keep='first') -%}
     {%- set key = key_columns | join(', ') -%}
     {%- set direction = 'asc' if keep == 'first' else 'desc' -%}
     select
@@ -80,13 +39,27 @@
         end as quarantine_reason
     from (
         select
-            {{ key }},
-            _ingest_seq,
+            {%- for column in key_columns %}
+            valid.{{ column }},
+            {%- endfor %}
+            valid._ingest_seq,
             row_number() over (
-                partition by {{ key }}, row_fingerprint
-                order by _ingest_seq
+                partition by {% for column in key_columns %}valid.{{ column }}, {% endfor %}valid.row_fingerprint
+                order by valid._ingest_seq
             ) as content_rank
-        from {{ relation }}
-        where invalid_reason is null and ({{ where_clause }})
+        from {{ relation }} as valid
+        inner join (
+            -- plain equalities (key columns are never null on valid rows): a hash join
+            select {{ key }}
+            from {{ relation }}
+            where invalid_reason is null
+            group by {{ key }}
+            having count(*) > 1
+        ) as repeated_keys
+            on
+                {% for column in key_columns -%}
+                    {{ 'and ' if not loop.first }}valid.{{ column }} = repeated_keys.{{ column }}
+                {% endfor %}
+        where valid.invalid_reason is null
     ) as repeated
 {%- endmacro %}

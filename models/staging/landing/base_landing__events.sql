@@ -32,9 +32,9 @@ validated as (
 ),
 
 -- Re-deliveries: most event ids are delivered once. The ids delivered more than once are
--- found from the raw ids alone, their deliveries parsed and classified apart (first
--- delivery wins), and the classification joined back. Each CTE is read once, so no
--- copy of all the rows is ever materialised.
+-- found from the raw ids alone and only their deliveries are parsed again and classified
+-- (deduplicate_deliveries' candidates). Each CTE is read once, so no copy of all the
+-- rows is ever materialised.
 repeated_keys as (
 
     select nullif(trim(event_id), '') as event_id
@@ -60,20 +60,9 @@ repeated_validated as (
 
 ),
 
-classified as (
-
-    {{ classify_redeliveries('repeated_validated', ['event_id'], keep='first') }}
-
-),
-
 ranked as (
 
-    select
-        validated.*,
-        coalesce(validated.invalid_reason, classified.quarantine_reason) as quarantine_reason
-    from validated
-    left join classified
-        on validated._ingest_seq = classified._ingest_seq
+    {{ deduplicate_deliveries('validated', ['event_id'], keep='first', candidates='repeated_validated') }}
 
 ),
 
