@@ -6,7 +6,8 @@
 ) }}
 
 -- Good events, one row per event_id: typed, UTC, page type completed from the URL.
--- Every CTE is read once (a CTE read twice is materialised: a copy of every event).
+-- The events are read once (a CTE read twice is materialised: a copy of every event);
+-- URL paths and page-type rules are worked out once per distinct URL.
 with
 
 events as (
@@ -38,95 +39,87 @@ page_type_rules as (
 
 ),
 
-with_path as (
+urls as (
 
+    -- every distinct URL of the events, its path computed once (a scan of its own over
+    -- two columns); rules are matched only for URLs seen without a known page type
     select
-        events.*,
-        {{ url_path('events.page_url') }} as page_path,
-        page_types.page_type as known_source_page_type
-    from events
-    left join page_types
-        on events.source_page_type = page_types.page_type
-
-),
-
-distinct_paths as (
-
-    -- rules are matched once per distinct path, not once per event (a scan of its own
-    -- over two columns, so that with_path is read once)
-    select distinct {{ url_path('new_events.page_url') }} as page_path
-    from {{ ref('base_landing__events') }} as new_events
-    left join page_types
-        on new_events.source_page_type = page_types.page_type
-    where
-        new_events.quarantine_reason is null
-        and page_types.page_type is null
-        and new_events.page_url is not null
-    {% if is_incremental() %}
-            and new_events._processed_batch > {{ watermark() }}
-        {% endif %}
+        page_url,
+        {{ url_path('page_url') }} as page_path,
+        needs_rule
+    from (
+        select
+            new_events.page_url,
+            {{ dbt.bool_or('page_types.page_type is null') }} as needs_rule
+        from {{ ref('base_landing__events') }} as new_events
+        left join page_types
+            on new_events.source_page_type = page_types.page_type
+        where
+            new_events.quarantine_reason is null
+            and new_events.page_url is not null
+        {% if is_incremental() %}
+                and new_events._processed_batch > {{ watermark() }}
+            {% endif %}
+        group by new_events.page_url
+    ) as distinct_urls
 
 ),
 
 rule_matches as (
 
-    -- the page type of a path is the first rule (lowest priority number) whose pattern matches
+    -- the page type of a URL is the first rule (lowest priority number) its path matches
     select
-        distinct_paths.page_path,
+        urls.page_url,
         page_type_rules.page_type,
         row_number() over (
-            partition by distinct_paths.page_path
+            partition by urls.page_url
             order by page_type_rules.rule_priority
         ) as match_rank
-    from distinct_paths
+    from urls
     inner join page_type_rules
-        on distinct_paths.page_path like page_type_rules.path_pattern
+        on urls.page_path like page_type_rules.path_pattern
+    where urls.needs_rule
 
 ),
 
 final as (
 
     select
-        with_path.event_id,
-        with_path.occurred_at,
-        with_path.lead_id,
-        with_path.anonymous_id,
-        with_path.source_session_id,
-        with_path.event_type,
+        events.event_id,
+        events.occurred_at,
+        events.lead_id,
+        events.anonymous_id,
+        events.source_session_id,
+        events.event_type,
         event_types.action_group,
         event_types.is_web_event,
-        with_path.page_url,
-        with_path.page_path,
+        events.page_url,
+        urls.page_path,
         coalesce(
-            with_path.known_source_page_type,
+            page_types.page_type,
             rule_matches.page_type,
-            case with_path.event_type
-                when 'product_view' then 'product'
-                when 'category_view' then 'category'
-                when 'search' then 'search'
-                when 'checkout_started' then 'checkout'
-                when 'add_to_cart' then 'cart'
-            end,
-            case when with_path.page_url is not null then 'other' end
+            event_types.implied_page_type,
+            case when events.page_url is not null then 'other' end
         ) as page_type,
-        with_path.product_id,
-        with_path.product_category,
-        with_path.search_query,
-        with_path._ingest_seq,
-        with_path._batch_id,
-        with_path._source_file,
-        with_path._loaded_at,
-        with_path._processed_batch
-    from with_path
+        events.product_id,
+        events.product_category,
+        events.search_query,
+        events._ingest_seq,
+        events._batch_id,
+        events._source_file,
+        events._loaded_at,
+        events._processed_batch
+    from events
     inner join event_types
-        on with_path.event_type = event_types.event_type
+        on events.event_type = event_types.event_type
+    left join page_types
+        on events.source_page_type = page_types.page_type
+    left join urls
+        on events.page_url = urls.page_url
     -- an equality on an expression (not extra conditions on the left side) keeps this a hash join
     left join rule_matches
         on
-            case
-                when with_path.known_source_page_type is null and with_path.page_url is not null
-                    then with_path.page_path
-            end = rule_matches.page_path
+            case when page_types.page_type is null then events.page_url end = rule_matches.page_url
             and rule_matches.match_rank = 1
 
 )
