@@ -18,6 +18,7 @@ events as (
         anonymous_id,
         lead_id,
         occurred_at,
+        cast(null as {{ dbt.type_string() }}) as current_lead_id,
         _processed_batch
     from {{ ref('stg_landing__events') }}
     where
@@ -33,6 +34,7 @@ events as (
             anonymous_id,
             lead_id,
             linked_at as occurred_at,
+            lead_id as current_lead_id,
             _processed_batch
         from {{ this }}
         where anonymous_id in (
@@ -50,6 +52,7 @@ ranked as (
         anonymous_id,
         lead_id,
         occurred_at,
+        max(current_lead_id) over (partition by anonymous_id) as current_lead_id,
         max(_processed_batch) over () as _processed_batch,
         row_number() over (
             partition by anonymous_id
@@ -59,38 +62,16 @@ ranked as (
 
 ),
 
-{% if is_incremental() %}
-    previous_links as (
-
-        select
-            anonymous_id,
-            lead_id
-        from {{ this }}
-        where anonymous_id in (select events.anonymous_id from events)
-
-    ),
-{% endif %}
-
 final as (
 
     select
-        ranked.anonymous_id,
-        ranked.lead_id,
-        ranked.occurred_at as linked_at,
-        {% if is_incremental() -%}
-            case
-                when previous_links.lead_id <> ranked.lead_id then previous_links.lead_id
-            end
-        {%- else -%}
-            cast(null as {{ dbt.type_string() }})
-        {%- endif %} as _relinked_from_lead_id,
-        ranked._processed_batch
+        anonymous_id,
+        lead_id,
+        occurred_at as linked_at,
+        case when current_lead_id <> lead_id then current_lead_id end as _relinked_from_lead_id,
+        _processed_batch
     from ranked
-    {% if is_incremental() -%}
-        left join previous_links
-            on ranked.anonymous_id = previous_links.anonymous_id
-    {%- endif %}
-    where ranked.link_rank = 1
+    where link_rank = 1
 
 )
 
