@@ -1,11 +1,10 @@
 -- One row per lead per scoring as_of, appended by every run and never rewritten: a
--- re-run at the same as_of replaces that as_of's rows, all of them (the pre-hook), so a
--- lead that left the spine since (a landing file withdrawn and reloaded) leaves it too.
+-- re-run at the same as_of first deletes that as_of's rows, all of them (the pre-hook),
+-- so a lead that left the spine since (a landing file withdrawn and reloaded) leaves too.
 -- full_refresh is off for this model: `leadscore run --full-refresh` keeps the history.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['lead_id', 'as_of'],
+    incremental_strategy='append',
     full_refresh=false,
     on_schema_change='append_new_columns',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where as_of = {{ as_of() }}{% endif %}",
