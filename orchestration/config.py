@@ -45,9 +45,9 @@ class Settings:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Mart gate: no single fit grade may hold more than this share of the leads.
     max_grade_share: float = 0.98
-    #: The landing gate validates at most this many rows of a file (a systematic sample
-    #: of larger files): GX on pandas costs seconds per 100k rows, and the exact
-    #: per-row verdicts come from staging and the dbt tests anyway.
+    #: The landing gate hands GX at most about this many rows of an entity per load (a
+    #: hashed sample of larger loads): GX on pandas costs seconds per 100k rows; the
+    #: blocking shares are counted exactly in DuckDB, the per-row verdicts come from staging.
     gx_max_rows: int = 100_000
 
     @classmethod

@@ -376,7 +376,7 @@ def _load_file(
             select {columns},
                    {next_seq} + _source_row as _ingest_seq,
                    {batch_id} as _batch_id,
-                   {_literal(file.relative_path)} as _source_file,
+                   _source_file,
                    _source_row,
                    cast({_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at
             from ({select_sql}) as landing_file
