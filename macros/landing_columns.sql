@@ -10,7 +10,7 @@
         'leads': [
             'lead_id', 'email', 'birth_date', 'age', 'gender', 'country_code', 'postal_code',
             'city', 'latitude', 'longitude', 'created_at', 'updated_at', 'marketing_consent',
-            'acquisition_channel',
+            'consent_updated_at', 'acquisition_channel',
         ],
         'orders': [
             'order_id', 'lead_id', 'ordered_at', 'amount', 'currency', 'status', 'item_count',

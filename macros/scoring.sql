@@ -48,25 +48,23 @@
 
 {#- raw points -> 0..100: 'linear' maps [0, max] onto [0, 100]; 'saturating' is
     100 * (1 - exp(-points / saturation)), which never ties the top leads at 100.
-    Negative totals score 0; points above max_raw_points are cut (a guardrail). -#}
+    Negative totals score 0; points above max_raw_points are cut (a guardrail).
+    normalise_score rounds to a whole score; normalise_score_exact does not (the
+    contributions of rules are shares of the exact value). -#}
 {% macro normalise_score(raw_points, max_raw_points, normalisation, saturation_points) -%}
-    cast(round(
-        case
-            when {{ normalisation }} = 'linear'
-                then 100.0 * {{ clamp(raw_points, 0, max_raw_points) }} / {{ max_raw_points }}
-            else 100.0 * (1 - exp(-1.0 * {{ clamp(raw_points, 0, max_raw_points) }} / {{ saturation_points }}))
-        end
-    , 0) as integer)
+    cast(round({{ normalise_score_exact(raw_points, max_raw_points, normalisation, saturation_points) }}, 0) as integer)
+{%- endmacro %}
+
+{% macro normalise_score_exact(raw_points, max_raw_points, normalisation, saturation_points) -%}
+    case
+        when {{ normalisation }} = 'linear'
+            then 100.0 * {{ clamp(raw_points, 0, max_raw_points) }} / {{ max_raw_points }}
+        else 100.0 * (1 - exp(-1.0 * {{ clamp(raw_points, 0, max_raw_points) }} / {{ saturation_points }}))
+    end
 {%- endmacro %}
 
 {% macro clamp(expr, low, high) -%}
     least(greatest({{ expr }}, {{ low }}), {{ high }})
-{%- endmacro %}
-
-{#- Quintile 1..5 of a value among the rows of the window; ties share a quintile
-    (rank-based, so the result does not depend on row order). -#}
-{% macro quintile(order_expr) -%}
-    least(5, 1 + floor(5.0 * (rank() over (order by {{ order_expr }}) - 1) / count(*) over ()))
 {%- endmacro %}
 
 {#- Whole days from a date or timestamp to the as_of date (0 = on the as_of day). -#}

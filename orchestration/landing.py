@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 LANDING_SCHEMA = "landing"
 MANIFEST_TABLE = f"{LANDING_SCHEMA}._files"
+#: One row per scoring published to the serving layer (written by orchestration.serving);
+#: lead_scores compares with published scorings only.
+PUBLICATIONS_TABLE = f"{LANDING_SCHEMA}._publications"
 
 #: The landing contract: every column the project reads, per entity, and which are required.
 CONTRACT: dict[str, dict[str, bool]] = {
@@ -63,6 +66,7 @@ CONTRACT: dict[str, dict[str, bool]] = {
         "created_at": False,
         "updated_at": False,
         "marketing_consent": False,
+        "consent_updated_at": False,
         "acquisition_channel": False,
     },
     "orders": {
@@ -211,6 +215,9 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
         cols = [f"{_quote(c)} varchar" for c in columns]
         cols += [f"{c} {t}" for c, t in METADATA_COLUMNS.items()]
         con.execute(f"create table if not exists {LANDING_SCHEMA}.{entity} ({', '.join(cols)})")
+        # a warehouse made before an optional contract column existed gets it (null)
+        for column in columns:
+            con.execute(f"alter table {LANDING_SCHEMA}.{entity} add column if not exists {_quote(column)} varchar")
     con.execute(
         f"""
         create table if not exists {MANIFEST_TABLE} (
@@ -218,6 +225,9 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
             sha256 varchar, batch_id bigint, row_count bigint, loaded_at timestamp
         )
         """
+    )
+    con.execute(
+        f"create table if not exists {PUBLICATIONS_TABLE} (as_of timestamp, published_at timestamp, run_id varchar)"
     )
 
 

@@ -147,7 +147,23 @@ def publish(settings: Settings, run_id: str | None = None) -> Publication:
     finally:
         for path in temps:
             path.unlink(missing_ok=True)
+    record_publication(settings, run_id)
     return publication
+
+
+def record_publication(settings: Settings, run_id: str | None = None) -> None:
+    """Note in the warehouse that the scoring now in marts.lead_scores was published:
+    the next scoring's score_change compares with published scorings only."""
+    from orchestration.landing import PUBLICATIONS_TABLE, ensure_landing_tables
+
+    with contextlib.closing(duckdb.connect(str(settings.duckdb_path))) as con:
+        ensure_landing_tables(con)
+        con.execute(
+            f"insert into {PUBLICATIONS_TABLE} "
+            "select max(as_of), cast(now() at time zone 'UTC' as timestamp), ? from marts.lead_scores "
+            "having max(as_of) is not null",
+            [run_id],
+        )
 
 
 def _write_copies(

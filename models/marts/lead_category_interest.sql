@@ -25,7 +25,7 @@ final as (
         interest.interest_score,
         interest.interest_points,
         interest.interest_share,
-        interest.events_30d,
+        interest.events_medium,
         interest.events_total,
         interest.last_event_at
     from interest

@@ -1,7 +1,12 @@
 -- The lead score mart that BI tools read: one row per known lead at as_of, with the
 -- 0-100 score, the four dimension scores, the grade x tier grid, lifecycle stage, top
--- category, RFM segment, recommended action, the reasons, and the change since the
--- previous scoring (from lead_score_history).
+-- category, RFM segment, recommended action, the reasons, and how the score moved.
+-- Score movement compares with *published* scorings only (landing._publications: a
+-- scoring whose quality gates failed never reached BI, so nobody saw it move):
+--   score_change     since the latest published scoring of an earlier day
+--                    ("since yesterday" on a daily schedule; runs later the same day
+--                    do not reset it)
+--   score_change_7d  since the latest published scoring at least 7 days before as_of
 with
 
 current_scores as (
@@ -10,28 +15,51 @@ current_scores as (
 
 ),
 
+published as (
+
+    select distinct as_of from {{ source('landing', '_publications') }}
+
+),
+
 history as (
 
     select * from {{ ref('lead_score_history') }}
-    where as_of < {{ as_of() }}
+
+),
+
+reference_points as (
+
+    select
+        max(
+            case when as_of < cast({{ as_of_date() }} as {{ dbt.type_timestamp() }}) then as_of end
+        ) as previous_as_of,
+        max(
+            case when as_of <= {{ dbt.dateadd('day', -7, as_of()) }} then as_of end
+        ) as week_ago_as_of
+    from published
 
 ),
 
 previous as (
 
     select
-        lead_id,
-        as_of as previous_as_of,
-        lead_score as previous_lead_score
-    from (
-        select
-            lead_id,
-            as_of,
-            lead_score,
-            row_number() over (partition by lead_id order by as_of desc) as recency_rank
-        from history
-    ) as ranked
-    where recency_rank = 1
+        history.lead_id,
+        history.as_of as previous_as_of,
+        history.lead_score as previous_lead_score
+    from history
+    inner join reference_points
+        on history.as_of = reference_points.previous_as_of
+
+),
+
+week_ago as (
+
+    select
+        history.lead_id,
+        history.lead_score as week_ago_lead_score
+    from history
+    inner join reference_points
+        on history.as_of = reference_points.week_ago_as_of
 
 ),
 
@@ -53,11 +81,14 @@ final as (
         current_scores.top_category,
         current_scores.rfm_segment,
         current_scores.recommended_action,
+        current_scores.recommended_channel,
         current_scores.score_reasons,
         current_scores.lead_score - previous.previous_lead_score as score_change,
         previous.previous_lead_score,
         previous.previous_as_of,
+        current_scores.lead_score - week_ago.week_ago_lead_score as score_change_7d,
         current_scores.is_contactable,
+        current_scores.has_marketing_consent,
         current_scores.has_open_abandoned_cart,
         current_scores.has_local_intent,
         current_scores.local_store_id,
@@ -66,6 +97,8 @@ final as (
     from current_scores
     left join previous
         on current_scores.lead_id = previous.lead_id
+    left join week_ago
+        on current_scores.lead_id = week_ago.lead_id
 
 )
 

@@ -38,13 +38,19 @@ final as (
         profiles.postal_code,
         nearest_store.nearest_store_id,
         nearest_store.nearest_store_km,
+        {%- set known = {
+            'email': 'profiles.has_email',
+            'age': 'profiles.age_years is not null',
+            'country': 'profiles.country_code is not null',
+            'location': 'profiles.postal_code is not null or profiles.latitude is not null',
+            'marketing_consent': 'profiles.has_marketing_consent is not null',
+        } %}
+        {%- set fields = var('profile_completeness_fields') %}
         (
-            case when profiles.has_email then 1 else 0 end
-            + case when profiles.age_years is not null then 1 else 0 end
-            + case when profiles.country_code is not null then 1 else 0 end
-            + case when profiles.postal_code is not null or profiles.latitude is not null then 1 else 0 end
-            + case when profiles.has_marketing_consent is not null then 1 else 0 end
-        ) / 5.0 as profile_completeness,
+            {%- for field in fields %}
+                {{ '+ ' if not loop.first }}case when {{ known[field] }} then 1 else 0 end
+            {%- endfor %}
+        ) / {{ fields | length }}.0 as profile_completeness,
         dimension_scores.demographic_raw_points as raw_points,
         dimension_scores.demographic_score
     from spine

@@ -32,12 +32,12 @@ activity as (
 
     select
         lead_id,
-        {{ sum_last_days("signal_key = 'session'", 'units', 7) }} as sessions_7d,
-        {{ sum_last_days("signal_key = 'session'", 'units', 30) }} as sessions_30d,
-        {{ sum_last_days("signal_key = 'session'", 'units', 90) }} as sessions_90d,
-        {{ sum_last_days("signal_key = 'active_day'", 'units', 7) }} as active_days_7d,
-        {{ sum_last_days("signal_key = 'active_day'", 'units', 30) }} as active_days_30d,
-        {{ sum_last_days("signal_key = 'active_day'", 'units', 90) }} as active_days_90d,
+        {{ sum_last_days("signal_key = 'session'", 'units', var('short_window_days')) }} as sessions_short,
+        {{ sum_last_days("signal_key = 'session'", 'units', var('medium_window_days')) }} as sessions_medium,
+        {{ sum_last_days("signal_key = 'session'", 'units', var('long_window_days')) }} as sessions_long,
+        {{ sum_last_days("signal_key = 'active_day'", 'units', var('short_window_days')) }} as active_days_short,
+        {{ sum_last_days("signal_key = 'active_day'", 'units', var('medium_window_days')) }} as active_days_medium,
+        {{ sum_last_days("signal_key = 'active_day'", 'units', var('long_window_days')) }} as active_days_long,
         max(activity_date) as last_visit_date
     from signals
     where signal_type = 'activity'
@@ -49,8 +49,8 @@ email as (
 
     select
         lead_id,
-        {{ sum_last_days("signal_key = 'email_open'", 'n_events', 30) }} as email_opens_30d,
-        {{ sum_last_days("signal_key = 'email_click'", 'n_events', 30) }} as email_clicks_30d,
+        {{ sum_last_days("signal_key = 'email_open'", 'n_events', var('medium_window_days')) }} as email_opens_medium,
+        {{ sum_last_days("signal_key = 'email_click'", 'n_events', var('medium_window_days')) }} as email_clicks_medium,
         max(case when signal_key = 'unsubscribe' then last_at end) as last_unsubscribed_at,
         max(case when signal_key = 'email_bounce' then 1 else 0 end) = 1 as has_email_bounced
     from raw_signals
@@ -97,23 +97,23 @@ final as (
     select
         spine.lead_id,
         {{ as_of() }} as as_of,
-        cast(coalesce(activity.sessions_7d, 0) as integer) as sessions_7d,
-        cast(coalesce(activity.sessions_30d, 0) as integer) as sessions_30d,
-        cast(coalesce(activity.sessions_90d, 0) as integer) as sessions_90d,
-        cast(coalesce(activity.active_days_7d, 0) as integer) as active_days_7d,
-        cast(coalesce(activity.active_days_30d, 0) as integer) as active_days_30d,
-        cast(coalesce(activity.active_days_90d, 0) as integer) as active_days_90d,
+        cast(coalesce(activity.sessions_short, 0) as integer) as sessions_short,
+        cast(coalesce(activity.sessions_medium, 0) as integer) as sessions_medium,
+        cast(coalesce(activity.sessions_long, 0) as integer) as sessions_long,
+        cast(coalesce(activity.active_days_short, 0) as integer) as active_days_short,
+        cast(coalesce(activity.active_days_medium, 0) as integer) as active_days_medium,
+        cast(coalesce(activity.active_days_long, 0) as integer) as active_days_long,
         activity.last_visit_date,
         {{ days_before_as_of('activity.last_visit_date') }} as days_since_last_visit,
-        cast(coalesce(email.email_opens_30d, 0) as integer) as email_opens_30d,
-        cast(coalesce(email.email_clicks_30d, 0) as integer) as email_clicks_30d,
+        cast(coalesce(email.email_opens_medium, 0) as integer) as email_opens_medium,
+        cast(coalesce(email.email_clicks_medium, 0) as integer) as email_clicks_medium,
         email.last_unsubscribed_at,
         coalesce(email.has_email_bounced, false) as has_email_bounced,
         focus.top_product_id,
         cast(coalesce(focus.top_product_view_days, 0) as integer) as top_product_view_days,
         focus.product_focus_ratio,
         coalesce(focus.top_product_view_days, 0) >= {{ var('product_focus_min_days') }} as has_product_focus,
-        coalesce(activity.sessions_30d, 0) >= {{ var('frequent_unfocused_min_sessions_30d') }}
+        coalesce(activity.sessions_medium, 0) >= {{ var('frequent_unfocused_min_sessions') }}
         and coalesce(focus.product_focus_ratio, 0) <= {{ var('frequent_unfocused_max_focus_ratio') }}
         and coalesce(focus.top_product_view_days, 0) < {{ var('product_focus_min_days') }} as is_frequent_unfocused,
         dimension_scores.engagement_raw_points as raw_points,

@@ -41,16 +41,16 @@ pages as (
 
     select
         lead_id,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'product'", 'n_events', 30) }} as product_page_views_30d,
-        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'category'", 'n_events', 30) }} as category_page_views_30d,
-        {{ sum_last_days("signal_type = 'event_type' and signal_key = 'search'", 'n_events', 30) }} as searches_30d,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'product'", 'n_events', var('medium_window_days')) }} as product_page_views_medium,
+        {{ sum_last_days("signal_type = 'page_type' and signal_key = 'category'", 'n_events', var('medium_window_days')) }} as category_page_views_medium,
+        {{ sum_last_days("signal_type = 'event_type' and signal_key = 'search'", 'n_events', var('medium_window_days')) }} as searches_medium,
         {{ sum_last_days(
             "signal_type = 'page_type' and signal_key = 'store_hours'", 'n_events', var('local_intent_days')
         ) }} as store_hours_views_recent,
         {{ sum_last_days(
             "signal_type = 'page_type' and signal_key in (select negative.key_pattern from negative_page_types as negative)",
-            'n_events', 90
-        ) }} as negative_page_views_90d
+            'n_events', var('long_window_days')
+        ) }} as negative_page_views_long
     from raw_signals
     group by lead_id
 
@@ -87,11 +87,11 @@ final as (
     select
         spine.lead_id,
         {{ as_of() }} as as_of,
-        cast(coalesce(pages.product_page_views_30d, 0) as integer) as product_page_views_30d,
-        cast(coalesce(pages.category_page_views_30d, 0) as integer) as category_page_views_30d,
-        cast(coalesce(pages.searches_30d, 0) as integer) as searches_30d,
+        cast(coalesce(pages.product_page_views_medium, 0) as integer) as product_page_views_medium,
+        cast(coalesce(pages.category_page_views_medium, 0) as integer) as category_page_views_medium,
+        cast(coalesce(pages.searches_medium, 0) as integer) as searches_medium,
         cast(coalesce(pages.store_hours_views_recent, 0) as integer) as store_hours_views_recent,
-        cast(coalesce(pages.negative_page_views_90d, 0) as integer) as negative_page_views_90d,
+        cast(coalesce(pages.negative_page_views_long, 0) as integer) as negative_page_views_long,
         stores_viewed.store_id as viewed_store_id,
         top_category.product_category as top_category,
         top_category.interest_share as top_category_share,

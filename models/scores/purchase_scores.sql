@@ -17,7 +17,7 @@ raw_signals as (
 
 carts as (
 
-    select * from {{ ref('int_cart_abandonments') }}
+    select * from {{ ref('int_lead_carts') }}
 
 ),
 
@@ -43,8 +43,8 @@ cart_activity as (
 
     select
         lead_id,
-        {{ sum_last_days("signal_key = 'add_to_cart'", 'n_events', 30) }} as cart_adds_30d,
-        {{ sum_last_days("signal_key = 'checkout_started'", 'n_events', 30) }} as checkouts_started_30d
+        {{ sum_last_days("signal_key = 'add_to_cart'", 'n_events', var('medium_window_days')) }} as cart_adds_medium,
+        {{ sum_last_days("signal_key = 'checkout_started'", 'n_events', var('medium_window_days')) }} as checkouts_started_medium
     from raw_signals
     where signal_type = 'event_type'
     group by lead_id
@@ -56,8 +56,7 @@ order_summary as (
     select
         lead_id,
         sum(case when counts_as_purchase then 1 else 0 end) as completed_orders,
-        sum(case when order_status = 'refunded' then 1 else 0 end) as refunded_orders,
-        sum(case when order_status = 'cancelled' then 1 else 0 end) as cancelled_orders,
+        sum(case when counts_as_purchase then 0 else 1 end) as failed_orders,
         min(case when counts_as_purchase then ordered_at end) as first_order_at,
         max(case when counts_as_purchase then ordered_at end) as last_order_at,
         sum(case when counts_as_purchase then amount_eur else 0 end) as lifetime_value_eur
@@ -71,7 +70,8 @@ abandoned as (
     select
         carts.lead_id,
         count(*) as abandoned_carts,
-        max(carts.last_add_at) as last_abandoned_cart_at
+        max(carts.last_add_at) as last_abandoned_cart_at,
+        max(case when carts.is_open then 1 else 0 end) = 1 as has_open_abandoned_cart
     from carts
     where carts.is_abandoned
     group by carts.lead_id
@@ -83,34 +83,25 @@ final as (
     select
         spine.lead_id,
         {{ as_of() }} as as_of,
-        cast(coalesce(cart_activity.cart_adds_30d, 0) as integer) as cart_adds_30d,
-        cast(coalesce(cart_activity.checkouts_started_30d, 0) as integer) as checkouts_started_30d,
+        cast(coalesce(cart_activity.cart_adds_medium, 0) as integer) as cart_adds_medium,
+        cast(coalesce(cart_activity.checkouts_started_medium, 0) as integer) as checkouts_started_medium,
         cast(coalesce(abandoned.abandoned_carts, 0) as integer) as abandoned_carts,
         abandoned.last_abandoned_cart_at,
         {{ days_before_as_of('abandoned.last_abandoned_cart_at') }} as days_since_abandoned_cart,
-        coalesce(
-            abandoned.last_abandoned_cart_at >= {{ as_of_date_minus(var('abandoned_cart_open_days')) }}
-            and (
-                order_summary.last_order_at is null
-                or order_summary.last_order_at < abandoned.last_abandoned_cart_at
-            ),
-            false
-        ) as has_open_abandoned_cart,
+        coalesce(abandoned.has_open_abandoned_cart, false) as has_open_abandoned_cart,
         cast(coalesce(order_summary.completed_orders, 0) as integer) as completed_orders,
-        cast(coalesce(order_summary.refunded_orders, 0) as integer) as refunded_orders,
-        cast(coalesce(order_summary.cancelled_orders, 0) as integer) as cancelled_orders,
+        cast(coalesce(order_summary.failed_orders, 0) as integer) as failed_orders,
         order_summary.first_order_at,
         order_summary.last_order_at,
         {{ days_before_as_of('order_summary.last_order_at') }} as days_since_last_order,
         coalesce(order_summary.lifetime_value_eur, 0) as lifetime_value_eur,
         case
-            when coalesce(order_summary.completed_orders, 0) >= 2 then 'repeat'
+            when coalesce(order_summary.completed_orders, 0) >= {{ var('repeat_buyer_min_orders') }} then 'repeat'
             when coalesce(order_summary.completed_orders, 0) = 1 then 'first_time'
             else 'none'
         end as buyer_type,
-        rfm.rfm_recency_quintile,
-        rfm.rfm_frequency_quintile,
-        rfm.rfm_monetary_quintile,
+        rfm.rfm_recency_score,
+        rfm.rfm_frequency_score,
         rfm.rfm_segment,
         dimension_scores.purchase_raw_points as raw_points,
         dimension_scores.purchase_score

@@ -23,6 +23,7 @@ LEAD_COLUMNS = (
     "created_at",
     "updated_at",
     "marketing_consent",
+    "consent_updated_at",
     "acquisition_channel",
 )
 
@@ -38,6 +39,10 @@ def lead_rows(world: World, idx: np.ndarray, updated: np.ndarray | bool = False)
     use_age = world.use_age[idx]
     country = np.where(upd, world.new_country[idx], world.country[idx])
     consent = np.where(upd, world.consent1[idx], world.consent0[idx])
+    # the CRM stamps the consent when it is given or withdrawn: at sign-up, or at the
+    # update that changed it (an address change keeps the sign-up stamp)
+    consent_changed = upd & (world.consent1[idx] != world.consent0[idx])
+    consent_t = np.where(consent_changed, updated_t, created_t)
     created_s = format_timestamps(created_t)
     return pa.table(
         {
@@ -54,6 +59,7 @@ def lead_rows(world: World, idx: np.ndarray, updated: np.ndarray | bool = False)
             "created_at": created_s,
             "updated_at": format_timestamps(updated_t),
             "marketing_consent": pa.array(consent),
+            "consent_updated_at": format_timestamps(consent_t),
             "acquisition_channel": take(world.vocab.channels, world.channel[idx]),
             "_t": pa.array(updated_t),
         }

@@ -1,9 +1,10 @@
--- Every (recency, frequency) quintile cell 1-5 x 1-5 must map to an RFM segment.
+-- Every (recency, frequency) score cell 1-5 x 1-5 must map to an RFM segment.
+-- Returns the uncovered cells.
 with
 
-quintiles as (
+scores as (
 
-    select 1 as q
+    select 1 as score
     union all
     select 2
     union all
@@ -18,10 +19,10 @@ quintiles as (
 cells as (
 
     select
-        recency.q as recency_quintile,
-        frequency.q as frequency_quintile
-    from quintiles as recency
-    cross join quintiles as frequency
+        recency.score as recency_score,
+        frequency.score as frequency_score
+    from scores as recency
+    cross join scores as frequency
 
 ),
 
@@ -35,6 +36,6 @@ select cells.*
 from cells
 left join segments
     on
-        cells.recency_quintile between segments.min_recency_quintile and segments.max_recency_quintile
-        and cells.frequency_quintile between segments.min_frequency_quintile and segments.max_frequency_quintile
+        cells.recency_score between segments.min_recency_score and segments.max_recency_score
+        and cells.frequency_score between segments.min_frequency_score and segments.max_frequency_score
 where segments.rfm_segment is null

@@ -5,13 +5,23 @@
     ('abandoned_cart_delay_hours', var('abandoned_cart_delay_hours') | float > 0),
     ('abandoned_cart_open_days', var('abandoned_cart_open_days') | float > 0),
     ('rfm_analysis_days', var('rfm_analysis_days') | float > 0),
-    ('frequent_unfocused_min_sessions_30d', var('frequent_unfocused_min_sessions_30d') | float >= 1),
+    ('frequent_unfocused_min_sessions', var('frequent_unfocused_min_sessions') | float >= 1),
     ('frequent_unfocused_max_focus_ratio', 0 <= var('frequent_unfocused_max_focus_ratio') | float <= 1),
     ('product_focus_min_days', var('product_focus_min_days') | float >= 1),
     ('local_intent_days', var('local_intent_days') | float > 0),
     ('local_intent_max_km', var('local_intent_max_km') | float >= 0),
     ('category_interest_saturation', var('category_interest_saturation') | float > 0),
     ('score_reasons_top_n', var('score_reasons_top_n') | int >= 1),
+    ('cart_inactivity_gap_hours', var('cart_inactivity_gap_hours') | float > 0),
+    ('rfm_recency_basis', var('rfm_recency_basis') in ['days', 'expected_gap']),
+    ('rfm_single_order_expected_gap_days', var('rfm_single_order_expected_gap_days') | float > 0),
+    ('repeat_buyer_min_orders', var('repeat_buyer_min_orders') | int >= 2),
+    ('short_window_days', var('short_window_days') | int >= 1),
+    ('medium_window_days', var('medium_window_days') | int >= var('short_window_days') | int),
+    ('long_window_days', var('long_window_days') | int >= var('medium_window_days') | int),
+    ('store_path_prefix', (var('store_path_prefix') | string).startswith('/') and (var('store_path_prefix') | string).endswith('/') and "'" not in var('store_path_prefix') | string),
+    ('profile_completeness_fields', var('profile_completeness_fields') | length >= 1
+        and (var('profile_completeness_fields') | reject('in', ['email', 'age', 'country', 'location', 'marketing_consent']) | list | length) == 0),
 ] %}
 
 select

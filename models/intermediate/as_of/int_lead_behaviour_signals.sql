@@ -5,7 +5,7 @@
 --   focus/repeat_product_day                  - 1 unit per return day to the most viewed product
 --   order/completed, order/value_per_100_eur  - orders that count as purchases (and their value)
 --   order/refunded, order/cancelled           - on the day the status changed
---   cart/abandoned                            - 1 unit per abandoned cart
+--   cart/abandoned                            - 1 unit per abandoned cart, on its last add's day
 --   order_count/completed_orders              - orders so far (priced by rules/repeat_purchase_points)
 with
 
@@ -23,7 +23,7 @@ orders as (
 
 carts as (
 
-    select * from {{ ref('int_cart_abandonments') }}
+    select * from {{ ref('int_lead_carts') }}
 
 ),
 
@@ -193,7 +193,7 @@ cart_signals as (
 
     select
         lead_id,
-        cart_date as activity_date,
+        cast(last_add_at as date) as activity_date,
         'cart' as signal_type,
         'abandoned' as signal_key,
         1.0 as units

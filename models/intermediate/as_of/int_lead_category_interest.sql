@@ -24,7 +24,7 @@ per_category as (
         signals.lead_id,
         signals.signal_key as product_category,
         sum(signals.n_events) as events_total,
-        {{ sum_last_days('1 = 1', 'signals.n_events', 30, 'signals.activity_date') }} as events_30d,
+        {{ sum_last_days('1 = 1', 'signals.n_events', var('medium_window_days'), 'signals.activity_date') }} as events_medium,
         max(signals.last_at) as last_event_at,
         round(sum(
             signals.n_events
@@ -43,7 +43,7 @@ final as (
         lead_id,
         product_category,
         cast(events_total as integer) as events_total,
-        cast(events_30d as integer) as events_30d,
+        cast(events_medium as integer) as events_medium,
         last_event_at,
         interest_points,
         round(interest_points / sum(interest_points) over (partition by lead_id), 6) as interest_share,

@@ -143,7 +143,13 @@ final as (
             (w_engagement * engagement_score + w_page_intent * page_intent_score + w_purchase * purchase_score)
             / nullif(w_engagement + w_page_intent + w_purchase, 0),
             6
-        ), 0), 0) as integer) as behaviour_score
+        ), 0), 0) as integer) as behaviour_score,
+        -- each dimension's share of lead_score (0 for a dimension the shop does not feed)
+        {% for dimension in ['demographic', 'engagement', 'page_intent', 'purchase'] -%}
+            coalesce(
+                w_{{ dimension }} / nullif(w_demographic + w_engagement + w_page_intent + w_purchase, 0), 0
+            ) as {{ dimension }}_weight_share{% if not loop.last %},{% endif %}
+        {% endfor -%}
     from pivoted
 
 )

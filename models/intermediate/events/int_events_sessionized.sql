@@ -135,8 +135,10 @@ final as (
         page_path,
         page_type,
         case
-            when page_type = 'store_hours' and page_path like '/stores/%'
-                then nullif({{ dbt.split_part('page_path', "'/'", 3) }}, '')
+            -- the store is the path segment after var('store_path_prefix'), e.g. /stores/<id>/...
+            when page_type = 'store_hours' and page_path like '{{ var("store_path_prefix") }}%'
+                then nullif({{ dbt.split_part(
+                    "substring(page_path, " ~ (var('store_path_prefix') | length + 1) ~ ")", "'/'", 1) }}, '')
         end as store_id,
         product_id,
         product_category,

@@ -1,25 +1,13 @@
--- The "why" of each lead's score: the var('score_reasons_top_n') rules that moved it
--- most (by absolute points after decay and caps), e.g.
--- "Left items in the cart (+20); Product pages (+14); Unsubscribed (-30)".
+-- The "why" of each lead's score: the var('score_reasons_top_n') rules that moved
+-- lead_score most, ranked by and shown with their contribution in score points
+-- (int_lead_rule_contributions: weights and normalisation applied), e.g.
+-- "Left items in the cart (+12.6); Product pages (+5.1); Unsubscribed (-3.0)".
+-- Contributions that round to 0.0 are left out.
 with
 
-rule_points as (
+contributions as (
 
-    select
-        lead_id,
-        dimension,
-        rule_id,
-        rule_label,
-        points
-    from {{ ref('int_behaviour_rule_points') }}
-    union all
-    select
-        lead_id,
-        dimension,
-        rule_id,
-        rule_label,
-        points
-    from {{ ref('int_demographic_rule_points') }}
+    select * from {{ ref('int_lead_rule_contributions') }}
 
 ),
 
@@ -29,8 +17,8 @@ rounded as (
         lead_id,
         rule_id,
         rule_label,
-        cast(round(points, 0) as integer) as points
-    from rule_points
+        round(score_contribution, 1) as score_contribution
+    from contributions
 
 ),
 
@@ -41,15 +29,15 @@ ranked as (
         rule_id,
         {{ dbt.concat([
             "rule_label", "' ('",
-            "case when points > 0 then '+' else '' end",
-            "cast(points as " ~ dbt.type_string() ~ ")", "')'"
+            "case when score_contribution > 0 then '+' else '' end",
+            "cast(score_contribution as " ~ dbt.type_string() ~ ")", "')'"
         ]) }} as reason,
         row_number() over (
             partition by lead_id
-            order by abs(points) desc, rule_id
+            order by abs(score_contribution) desc, rule_id
         ) as reason_rank
     from rounded
-    where points <> 0
+    where score_contribution <> 0
 
 ),
 

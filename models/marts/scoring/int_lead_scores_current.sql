@@ -3,7 +3,9 @@
 --   fit_grade       = rules/fit_grades by demographic score; engagement_tier = rules/engagement_tiers
 --                     by behaviour score; lifecycle_stage = first row of rules/lifecycle_stages
 --                     whose thresholds hold; recommended_action = first row of
---                     rules/recommended_actions matching stage, condition and contactability.
+--                     rules/recommended_actions matching stage, condition and permission
+--                     (requires_consent: marketing consent; channel email: a deliverable
+--                     e-mail too; see int_lead_consents).
 with
 
 spine as (
@@ -36,9 +38,9 @@ purchase as (
 
 ),
 
-profiles as (
+consents as (
 
-    select * from {{ ref('int_lead_profiles_as_of') }}
+    select * from {{ ref('int_lead_consents') }}
 
 ),
 
@@ -102,21 +104,19 @@ combined as (
         demographic.nearest_store_km,
         engagement.is_frequent_unfocused,
         engagement.has_product_focus,
-        engagement.last_unsubscribed_at,
-        engagement.has_email_bounced,
         engagement.days_since_last_visit,
         purchase.completed_orders,
         purchase.has_open_abandoned_cart,
         purchase.rfm_segment,
-        profiles.has_marketing_consent,
-        profiles.profile_version_at
+        coalesce(consents.has_marketing_consent, false) as has_marketing_consent,
+        coalesce(consents.is_email_deliverable, false) as is_email_deliverable
     from spine
     inner join dimension_scores on spine.lead_id = dimension_scores.lead_id
     inner join demographic on spine.lead_id = demographic.lead_id
     inner join engagement on spine.lead_id = engagement.lead_id
     inner join page_intent on spine.lead_id = page_intent.lead_id
     inner join purchase on spine.lead_id = purchase.lead_id
-    left join profiles on spine.lead_id = profiles.lead_id
+    left join consents on spine.lead_id = consents.lead_id
 
 ),
 
@@ -130,15 +130,7 @@ flagged as (
             combined.viewed_store_id,
             case when combined.nearest_store_km <= {{ var('local_intent_max_km') }} then combined.nearest_store_id end
         ) as local_store_id,
-        coalesce(
-            combined.has_marketing_consent
-            and not combined.has_email_bounced
-            and (
-                combined.last_unsubscribed_at is null
-                or combined.last_unsubscribed_at < combined.profile_version_at
-            ),
-            false
-        ) as is_contactable,
+        combined.has_marketing_consent and combined.is_email_deliverable as is_contactable,
         coalesce(rfm_segments.is_at_risk, false) as is_rfm_at_risk
     from combined
     left join rfm_segments
@@ -211,6 +203,12 @@ lead_conditions as (
         'frequent_unfocused' as lead_condition
     from flagged
     where is_frequent_unfocused
+    union all
+    select
+        lead_id,
+        'open_abandoned_cart' as lead_condition
+    from flagged
+    where has_open_abandoned_cart
 
 ),
 
@@ -219,6 +217,7 @@ actioned as (
     select
         flagged.lead_id,
         actions.recommended_action,
+        actions.channel,
         row_number() over (
             partition by flagged.lead_id
             order by actions.action_priority
@@ -232,7 +231,8 @@ actioned as (
         on
             (staged.lifecycle_stage = actions.lifecycle_stage or actions.lifecycle_stage = 'any')
             and lead_conditions.lead_condition = actions.lead_condition
-            and (not actions.requires_contact or flagged.is_contactable)
+            and (not actions.requires_consent or flagged.has_marketing_consent)
+            and (actions.channel <> 'email' or flagged.is_email_deliverable)
 
 ),
 
@@ -254,8 +254,10 @@ final as (
         flagged.top_category,
         flagged.rfm_segment,
         actioned.recommended_action,
+        actioned.channel as recommended_channel,
         coalesce(reasons.score_reasons, 'No scoring signal yet') as score_reasons,
         flagged.is_contactable,
+        flagged.has_marketing_consent,
         flagged.has_open_abandoned_cart,
         flagged.has_local_intent,
         flagged.local_store_id,

@@ -36,7 +36,9 @@ parsed as (
             when lower(trim(marketing_consent)) in ('true', 't', '1', 'yes', 'y') then true
             when lower(trim(marketing_consent)) in ('false', 'f', '0', 'no', 'n') then false
         end as has_marketing_consent,
+        {{ parse_timestamp_utc('consent_updated_at') }} as consent_updated_at,
         lower(nullif(trim(acquisition_channel), '')) as acquisition_channel,
+        nullif(trim(consent_updated_at), '') is not null as has_consent_updated_at_text,
         nullif(trim(created_at), '') is not null as has_created_at_text,
         nullif(trim(updated_at), '') is not null as has_updated_at_text,
         {{ row_fingerprint(landing_columns('leads')) }} as row_fingerprint,
@@ -60,9 +62,11 @@ validated as (
             when lead_id is null then 'missing_id'
             when has_created_at_text and created_at is null then 'unparseable_timestamp'
             when has_updated_at_text and updated_at is null then 'unparseable_timestamp'
+            when has_consent_updated_at_text and consent_updated_at is null then 'unparseable_timestamp'
             when
                 coalesce(updated_at, created_at)
                 > {{ dbt.dateadd('minute', var('future_tolerance_minutes'), '_loaded_at') }}
+                or consent_updated_at > {{ dbt.dateadd('minute', var('future_tolerance_minutes'), '_loaded_at') }}
                 then 'future_timestamp'
         end as invalid_reason
     from parsed
@@ -92,6 +96,7 @@ final as (
         created_at,
         updated_at,
         has_marketing_consent,
+        consent_updated_at,
         acquisition_channel,
         _ingest_seq,
         _batch_id,

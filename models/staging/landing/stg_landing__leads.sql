@@ -39,6 +39,7 @@ final as (
         created_at,
         updated_at,
         has_marketing_consent,
+        consent_updated_at,
         acquisition_channel,
         _ingest_seq,
         _batch_id,
