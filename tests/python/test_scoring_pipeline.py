@@ -9,7 +9,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from orchestration import pipeline
+from orchestration import pipeline, serving
 from orchestration.backtest import run_backtest
 from orchestration.config import PROJECT_ROOT
 from orchestration.generator import generate
@@ -43,11 +43,22 @@ def test_mart_has_one_row_per_known_lead_with_sane_scores(generated_warehouse):
     assert mart["lead_score"].between(0, 100).all() and mart["lead_score"].nunique() > 10
     assert set(mart["fit_grade"]) <= set("ABCD") and set(mart["engagement_tier"]) <= {1, 2, 3, 4}
     assert (mart["score_cell"] == mart["fit_grade"] + mart["engagement_tier"].astype(str)).all()
-    assert mart["score_reasons"].str.contains(r"\([+-]\d+\)").mean() > 0.9
+    assert mart["score_reasons"].str.contains(r"\([+-]\d+\.\d\)").mean() > 0.9
     assert mart["lifecycle_stage"].nunique() >= 4
 
 
-def test_same_data_and_as_of_give_identical_marts_and_a_later_as_of_appends_history(tmp_path):
+def _score_at(settings, as_of: str, *, publish: bool = False) -> pd.DataFrame:
+    pipeline.run_dbt(settings, ["run", "--quiet"], as_of=as_of, quiet=True)
+    if publish:
+        serving.record_publication(settings)
+    return query(
+        settings,
+        "select lead_id, lead_score, behaviour_score, score_change, previous_lead_score, previous_as_of,"
+        " score_change_7d from marts.lead_scores order by lead_id",
+    )
+
+
+def test_same_data_and_as_of_give_identical_marts_and_history_is_not_duplicated(tmp_path):
     settings = make_settings(tmp_path)
     generate(settings.landing_dir, leads=120, days=10, seed=9, end_date=GENERATED_END)
     build_warehouse(settings, GENERATED_AS_OF)
@@ -57,14 +68,53 @@ def test_same_data_and_as_of_give_identical_marts_and_a_later_as_of_appends_hist
     history = query(settings, "select as_of, count(*) as n from marts.lead_score_history group by as_of")
     assert history["n"].tolist() == [len(first)]  # re-run at the same as_of: not duplicated
 
-    pipeline.run_dbt(settings, ["run", "--quiet"], as_of="2026-11-05", quiet=True)
-    history = query(settings, "select as_of, count(*) as n from marts.lead_score_history group by as_of order by as_of")
-    assert len(history) == 2
-    later = query(settings, "select lead_id, lead_score, previous_lead_score, score_change, previous_as_of from marts.lead_scores")
-    assert (later["previous_as_of"] == pd.Timestamp("2026-11-01")).all()
-    assert (later["score_change"] == later["lead_score"] - later["previous_lead_score"]).all()
-    # four days without activity: scores decay
-    assert (later["score_change"] <= 0).mean() > 0.9
+
+def test_score_change_compares_with_published_scorings_of_earlier_days(tmp_path):
+    """score_change: the latest *published* scoring of an earlier day; score_change_7d: the
+    latest published one at least a week back. Unpublished runs (a failed gate) and later
+    runs of the same day never become the reference."""
+    settings = make_settings(tmp_path)
+    generate(settings.landing_dir, leads=120, days=10, seed=9, end_date=GENERATED_END)
+    build_warehouse(settings, GENERATED_AS_OF)
+    serving.record_publication(settings)  # 11-01 published
+    _score_at(settings, "2026-11-03")  # scored, never published (its gate failed)
+    morning = _score_at(settings, "2026-11-05 06:00:00", publish=True)
+    noon = _score_at(settings, "2026-11-05 12:00:00")
+    for scoring in (morning, noon):
+        assert (scoring["previous_as_of"] == pd.Timestamp("2026-11-01")).all()
+        assert (scoring["score_change"] == scoring["lead_score"] - scoring["previous_lead_score"]).all()
+    assert noon["score_change_7d"].isna().all()  # nothing published a week before
+    week = _score_at(settings, "2026-11-08 12:00:00")
+    assert (week["previous_as_of"] == pd.Timestamp("2026-11-05 06:00:00")).all()
+    first = query(settings, "select lead_id, lead_score from marts.lead_score_history where as_of = '2026-11-01'")
+    expected = week.merge(first, on="lead_id", suffixes=("", "_then"))
+    assert len(expected) > 50
+    assert (expected["score_change_7d"] == expected["lead_score"] - expected["lead_score_then"]).all()
+    history = query(settings, "select count(distinct as_of) as n from marts.lead_score_history")
+    assert history["n"].iloc[0] == 5  # every run stays in the history, published or not
+
+
+def test_without_new_data_behaviour_scores_only_fall_unless_a_penalty_fades_or_a_cart_lapses(tmp_path):
+    """Four days later with no new data, decay must lower behaviour scores. A rise is only
+    legitimate where negative points decay away or a cart became abandoned in between."""
+    settings = make_settings(tmp_path)
+    generate(settings.landing_dir, leads=200, days=21, seed=9, end_date=GENERATED_END)
+    build_warehouse(settings, GENERATED_AS_OF)
+    before = _score_at(settings, GENERATED_AS_OF).set_index("lead_id")
+    explained = set(query(
+        settings,
+        "select lead_id from intermediate.int_behaviour_rule_points where points < 0"
+        " union select lead_id from intermediate.int_lead_carts where not is_converted"
+        "   and abandoned_at > cast(? as timestamp)",
+        [GENERATED_AS_OF],
+    )["lead_id"])
+    after = _score_at(settings, "2026-11-05").set_index("lead_id")
+    both = before.merge(after, left_index=True, right_index=True, suffixes=("_before", "_after"))
+    plain = both[~both.index.isin(explained)]
+    assert len(plain) > 100
+    rose = plain[plain["behaviour_score_after"] > plain["behaviour_score_before"]]
+    assert rose.empty, f"scores rose without new data: {rose.head().to_dict('index')}"
+    assert (plain["behaviour_score_after"] < plain["behaviour_score_before"]).mean() > 0.3
 
 
 def test_orders_only_shop_is_ranked_by_purchase_behaviour(tmp_path):
