@@ -17,17 +17,7 @@ spine as (
 
 rule_points as (
 
-    select
-        lead_id,
-        dimension,
-        points
-    from {{ ref('int_behaviour_rule_points') }}
-    union all
-    select
-        lead_id,
-        dimension,
-        points
-    from {{ ref('int_demographic_rule_points') }}
+    select * from {{ ref('int_lead_rule_points') }}
 
 ),
 

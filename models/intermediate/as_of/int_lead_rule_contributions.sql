@@ -9,21 +9,7 @@ with
 
 rule_points as (
 
-    select
-        lead_id,
-        dimension,
-        rule_id,
-        rule_label,
-        points
-    from {{ ref('int_behaviour_rule_points') }}
-    union all
-    select
-        lead_id,
-        dimension,
-        rule_id,
-        rule_label,
-        points
-    from {{ ref('int_demographic_rule_points') }}
+    select * from {{ ref('int_lead_rule_points') }}
 
 ),
 
