@@ -45,6 +45,20 @@
     try_cast(trim({{ expr }}) as integer)
 {%- endmacro %}
 
+{#- Text -> double; null when it does not parse (a non-numeric coordinate must not stop
+    the build: dbt's safe_cast is a plain cast on DuckDB). -#}
+{% macro parse_float(expr) -%}
+    {{ return(adapter.dispatch('parse_float', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_float(expr) -%}
+    {{ dbt.safe_cast('trim(' ~ expr ~ ')', dbt.type_float()) }}
+{%- endmacro %}
+
+{% macro duckdb__parse_float(expr) -%}
+    try_cast(trim({{ expr }}) as {{ dbt.type_float() }})
+{%- endmacro %}
+
 {#- Text -> date; null when it does not parse. -#}
 {% macro parse_date(expr) -%}
     {{ return(adapter.dispatch('parse_date', 'leadscore')(expr)) }}

@@ -28,8 +28,8 @@ parsed as (
         upper(nullif(trim(country_code), '')) as country_code,
         nullif(trim(postal_code), '') as postal_code,
         nullif(trim(city), '') as city,
-        {{ dbt.safe_cast('latitude', dbt.type_float()) }} as latitude,
-        {{ dbt.safe_cast('longitude', dbt.type_float()) }} as longitude,
+        {{ parse_float('latitude') }} as latitude,
+        {{ parse_float('longitude') }} as longitude,
         {{ parse_timestamp_utc('created_at') }} as created_at,
         {{ parse_timestamp_utc('updated_at') }} as updated_at,
         case
