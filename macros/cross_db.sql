@@ -105,18 +105,62 @@
     hash({{ columns | join(', ') }})
 {%- endmacro %}
 
-{#- The raw row as a JSON object text, for the quarantine (readable, portable). -#}
+{#- The raw row as a JSON object text for the quarantine: every contract column, in
+    contract order, its text as a JSON string (null as null). Correct JSON by
+    construction (RFC 8259): quotes, backslashes and every control character U+0000 to
+    U+001F are escaped, so any delivered text parses back unchanged. -#}
 {% macro raw_row_json(columns, relation_alias=none) -%}
+    {{ return(adapter.dispatch('raw_row_json', 'leadscore')(columns, relation_alias)) }}
+{%- endmacro %}
+
+{#- Portable: a concatenation of escaped strings. Backslashes are written as chr(92), never
+    inside a literal, because engines disagree on what a backslash in a literal means
+    (standard SQL: itself; Spark, BigQuery, Snowflake: an escape). -#}
+{% macro default__raw_row_json(columns, relation_alias=none) -%}
     {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
     {%- set parts = ["'{'"] -%}
     {%- for column in columns -%}
-        {%- set key = "'" ~ ('' if loop.first else ', ') ~ '"' ~ column ~ '": ' ~ "'" -%}
-        {%- set value = "coalesce('\"' || replace(replace(cast(" ~ prefix ~ column ~ " as " ~ dbt.type_string() ~ "), '\\', '\\\\'), '\"', '\\\"') || '\"', 'null')" -%}
-        {%- do parts.append(key) -%}
-        {%- do parts.append(value) -%}
+        {%- do parts.append("'" ~ ('' if loop.first else ', ') ~ '"' ~ column ~ '": ' ~ "'") -%}
+        {%- set text = 'cast(' ~ prefix ~ column ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+        {%- do parts.append("coalesce(" ~ dbt.concat(["'\"'", json_escaped(text), "'\"'"]) ~ ", 'null')") -%}
     {%- endfor -%}
     {%- do parts.append("'}'") -%}
     {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{#- The body of a JSON string for a text expression (no surrounding quotes): backslash
+    first, then the quote, then each control character (\b \t \n \f \r by name, the
+    others as \u00XX). -#}
+{% macro json_escaped(expr) -%}
+    {%- set backslash = 'chr(92)' -%}
+    {%- set ns = namespace(sql='replace(' ~ expr ~ ', ' ~ backslash ~ ', ' ~ dbt.concat([backslash, backslash]) ~ ')') -%}
+    {%- set ns.sql = 'replace(' ~ ns.sql ~ ", '\"', " ~ dbt.concat([backslash, "'\"'"]) ~ ')' -%}
+    {%- set named = {8: 'b', 9: 't', 10: 'n', 12: 'f', 13: 'r'} -%}
+    {%- for code in range(32) -%}
+        {%- set escape = named[code] if code in named else 'u%04x' | format(code) -%}
+        {%- set ns.sql = 'replace(' ~ ns.sql ~ ', chr(' ~ code ~ '), ' ~ dbt.concat([backslash, "'" ~ escape ~ "'"]) ~ ')' -%}
+    {%- endfor -%}
+    {{ ns.sql }}
+{%- endmacro %}
+
+{#- DuckDB: json_object escapes per JSON itself. -#}
+{% macro duckdb__raw_row_json(columns, relation_alias=none) -%}
+    {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
+    cast(json_object(
+        {%- for column in columns %}
+        '{{ column }}', cast({{ prefix ~ column }} as {{ dbt.type_string() }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- Spark: to_json of a struct, keeping null fields (Spark drops them by default). -#}
+{% macro spark__raw_row_json(columns, relation_alias=none) -%}
+    {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
+    to_json(named_struct(
+        {%- for column in columns %}
+        '{{ column }}', cast({{ prefix ~ column }} as string){{ ',' if not loop.last }}
+        {%- endfor %}
+    ), map('ignoreNullFields', 'false'))
 {%- endmacro %}
 
 {#- Great-circle distance in kilometres (haversine), from plain trigonometry. -#}
