@@ -190,3 +190,25 @@
 {% macro version_id(key_expr, version_expr, separator='@') -%}
     {{ dbt.concat([key_expr, "'" ~ separator ~ "'", "coalesce(cast(" ~ version_expr ~ " as " ~ dbt.type_string() ~ "), 'initial')"]) }}
 {%- endmacro %}
+
+{#- Whole calendar years from a date to a later one (an age): the difference of the years,
+    minus one while the anniversary (month and day) has not been reached. Someone is 18
+    on their 18th birthday; a 29 February birthday is reached on 1 March in common years
+    (28 February < 29 February). Plain extract(), so the same on DuckDB, Spark, Trino,
+    Snowflake and BigQuery; not datediff('year'), which counts calendar boundaries. -#}
+{% macro age_in_years(from_date, to_date) -%}
+    {{ return(adapter.dispatch('age_in_years', 'leadscore')(from_date, to_date)) }}
+{%- endmacro %}
+
+{% macro default__age_in_years(from_date, to_date) -%}
+    (
+        extract(year from {{ to_date }}) - extract(year from {{ from_date }})
+        - case
+            when
+                extract(month from {{ to_date }}) * 100 + extract(day from {{ to_date }})
+                < extract(month from {{ from_date }}) * 100 + extract(day from {{ from_date }})
+                then 1
+            else 0
+        end
+    )
+{%- endmacro %}
