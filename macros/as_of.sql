@@ -28,3 +28,11 @@
 {% macro as_of_date() -%}
     cast('{{ as_of_string()[:10] }}' as date)
 {%- endmacro %}
+
+{#- A store of reference/stores counts at as_of once it has opened: it opens at the start
+    (UTC) of its opened_on day, and as nothing on or after as_of counts, a store opening on
+    the as_of day counts when as_of is later than midnight. No opening date = open since
+    always. -#}
+{% macro store_is_open(opened_on) -%}
+    ({{ opened_on }} is null or cast({{ opened_on }} as {{ dbt.type_timestamp() }}) < {{ as_of() }})
+{%- endmacro %}

@@ -45,6 +45,20 @@
     try_cast(trim({{ expr }}) as integer)
 {%- endmacro %}
 
+{#- Text -> double; null when it does not parse (a non-numeric coordinate must not stop
+    the build: dbt's safe_cast is a plain cast on DuckDB). -#}
+{% macro parse_float(expr) -%}
+    {{ return(adapter.dispatch('parse_float', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_float(expr) -%}
+    {{ dbt.safe_cast('trim(' ~ expr ~ ')', dbt.type_float()) }}
+{%- endmacro %}
+
+{% macro duckdb__parse_float(expr) -%}
+    try_cast(trim({{ expr }}) as {{ dbt.type_float() }})
+{%- endmacro %}
+
 {#- Text -> date; null when it does not parse. -#}
 {% macro parse_date(expr) -%}
     {{ return(adapter.dispatch('parse_date', 'leadscore')(expr)) }}
@@ -91,18 +105,62 @@
     hash({{ columns | join(', ') }})
 {%- endmacro %}
 
-{#- The raw row as a JSON object text, for the quarantine (readable, portable). -#}
+{#- The raw row as a JSON object text for the quarantine: every contract column, in
+    contract order, its text as a JSON string (null as null). Correct JSON by
+    construction (RFC 8259): quotes, backslashes and every control character U+0000 to
+    U+001F are escaped, so any delivered text parses back unchanged. -#}
 {% macro raw_row_json(columns, relation_alias=none) -%}
+    {{ return(adapter.dispatch('raw_row_json', 'leadscore')(columns, relation_alias)) }}
+{%- endmacro %}
+
+{#- Portable: a concatenation of escaped strings. Backslashes are written as chr(92), never
+    inside a literal, because engines disagree on what a backslash in a literal means
+    (standard SQL: itself; Spark, BigQuery, Snowflake: an escape). -#}
+{% macro default__raw_row_json(columns, relation_alias=none) -%}
     {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
     {%- set parts = ["'{'"] -%}
     {%- for column in columns -%}
-        {%- set key = "'" ~ ('' if loop.first else ', ') ~ '"' ~ column ~ '": ' ~ "'" -%}
-        {%- set value = "coalesce('\"' || replace(replace(cast(" ~ prefix ~ column ~ " as " ~ dbt.type_string() ~ "), '\\', '\\\\'), '\"', '\\\"') || '\"', 'null')" -%}
-        {%- do parts.append(key) -%}
-        {%- do parts.append(value) -%}
+        {%- do parts.append("'" ~ ('' if loop.first else ', ') ~ '"' ~ column ~ '": ' ~ "'") -%}
+        {%- set text = 'cast(' ~ prefix ~ column ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+        {%- do parts.append("coalesce(" ~ dbt.concat(["'\"'", json_escaped(text), "'\"'"]) ~ ", 'null')") -%}
     {%- endfor -%}
     {%- do parts.append("'}'") -%}
     {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{#- The body of a JSON string for a text expression (no surrounding quotes): backslash
+    first, then the quote, then each control character (\b \t \n \f \r by name, the
+    others as \u00XX). -#}
+{% macro json_escaped(expr) -%}
+    {%- set backslash = 'chr(92)' -%}
+    {%- set ns = namespace(sql='replace(' ~ expr ~ ', ' ~ backslash ~ ', ' ~ dbt.concat([backslash, backslash]) ~ ')') -%}
+    {%- set ns.sql = 'replace(' ~ ns.sql ~ ", '\"', " ~ dbt.concat([backslash, "'\"'"]) ~ ')' -%}
+    {%- set named = {8: 'b', 9: 't', 10: 'n', 12: 'f', 13: 'r'} -%}
+    {%- for code in range(32) -%}
+        {%- set escape = named[code] if code in named else 'u%04x' | format(code) -%}
+        {%- set ns.sql = 'replace(' ~ ns.sql ~ ', chr(' ~ code ~ '), ' ~ dbt.concat([backslash, "'" ~ escape ~ "'"]) ~ ')' -%}
+    {%- endfor -%}
+    {{ ns.sql }}
+{%- endmacro %}
+
+{#- DuckDB: json_object escapes per JSON itself. -#}
+{% macro duckdb__raw_row_json(columns, relation_alias=none) -%}
+    {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
+    cast(json_object(
+        {%- for column in columns %}
+        '{{ column }}', cast({{ prefix ~ column }} as {{ dbt.type_string() }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- Spark: to_json of a struct, keeping null fields (Spark drops them by default). -#}
+{% macro spark__raw_row_json(columns, relation_alias=none) -%}
+    {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
+    to_json(named_struct(
+        {%- for column in columns %}
+        '{{ column }}', cast({{ prefix ~ column }} as string){{ ',' if not loop.last }}
+        {%- endfor %}
+    ), map('ignoreNullFields', 'false'))
 {%- endmacro %}
 
 {#- Great-circle distance in kilometres (haversine), from plain trigonometry. -#}
@@ -131,4 +189,26 @@
 {#- A readable surrogate key: '<key><separator><version>' ('initial' when version is null). -#}
 {% macro version_id(key_expr, version_expr, separator='@') -%}
     {{ dbt.concat([key_expr, "'" ~ separator ~ "'", "coalesce(cast(" ~ version_expr ~ " as " ~ dbt.type_string() ~ "), 'initial')"]) }}
+{%- endmacro %}
+
+{#- Whole calendar years from a date to a later one (an age): the difference of the years,
+    minus one while the anniversary (month and day) has not been reached. Someone is 18
+    on their 18th birthday; a 29 February birthday is reached on 1 March in common years
+    (28 February < 29 February). Plain extract(), so the same on DuckDB, Spark, Trino,
+    Snowflake and BigQuery; not datediff('year'), which counts calendar boundaries. -#}
+{% macro age_in_years(from_date, to_date) -%}
+    {{ return(adapter.dispatch('age_in_years', 'leadscore')(from_date, to_date)) }}
+{%- endmacro %}
+
+{% macro default__age_in_years(from_date, to_date) -%}
+    (
+        extract(year from {{ to_date }}) - extract(year from {{ from_date }})
+        - case
+            when
+                extract(month from {{ to_date }}) * 100 + extract(day from {{ to_date }})
+                < extract(month from {{ from_date }}) * 100 + extract(day from {{ from_date }})
+                then 1
+            else 0
+        end
+    )
 {%- endmacro %}

@@ -311,6 +311,16 @@ def load(
     con.execute("begin transaction")
     try:
         ensure_landing_tables(con)
+        # When each file content was first loaded. A full refresh reloads a file with the
+        # time it was first loaded: _loaded_at is when the data was known (it dates profile
+        # versions without timestamps and bounds future timestamps), and re-reading a file
+        # does not make its data newer.
+        first_loaded = {
+            (r[0], r[1]): r[2]
+            for r in con.execute(
+                f"select relative_path, sha256, min(loaded_at) from {MANIFEST_TABLE} group by all"
+            ).fetchall()
+        }
         if full_refresh:
             for entity in CONTRACT:
                 con.execute(f"delete from {LANDING_SCHEMA}.{entity}")
@@ -336,11 +346,12 @@ def load(
                     [file.size, file.mtime_ns, file.relative_path, sha],
                 )
                 continue
-            rows = _load_file(con, file, batch_id, loaded_at) if file.size else 0
+            file_loaded_at = first_loaded.get((file.relative_path, sha), loaded_at)
+            rows = _load_file(con, file, batch_id, file_loaded_at) if file.size else 0
             con.execute(
                 f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [file.entity, file.relative_path, file.size, file.mtime_ns, sha, batch_id, rows,
-                 loaded_at],
+                 file_loaded_at],
             )
             result.files.append((file, rows))
             log.info("loaded %s rows from %s", rows, file.relative_path)

@@ -56,18 +56,29 @@ pages as (
 
 ),
 
+open_stores as (
+
+    select store_id from {{ ref('stores') }}
+    where {{ store_is_open('opened_on') }}
+
+),
+
 stores_viewed as (
 
+    -- the most viewed store page among the stores open at as_of (a page of a store not
+    -- yet open, or unknown, names no local store)
     select
-        lead_id,
-        signal_key as store_id,
+        raw_signals.lead_id,
+        raw_signals.signal_key as store_id,
         row_number() over (
-            partition by lead_id
-            order by sum(n_events) desc, max(last_at) desc, signal_key
+            partition by raw_signals.lead_id
+            order by sum(raw_signals.n_events) desc, max(raw_signals.last_at) desc, raw_signals.signal_key
         ) as store_rank
     from raw_signals
-    where signal_type = 'store'
-    group by lead_id, signal_key
+    inner join open_stores
+        on raw_signals.signal_key = open_stores.store_id
+    where raw_signals.signal_type = 'store'
+    group by raw_signals.lead_id, raw_signals.signal_key
 
 ),
 

@@ -40,15 +40,6 @@ from (
 where not is_valid
 union all
 select
-    'order_status_unconfirmed' as var_name,
-    false as is_valid
-where
-    not exists (
-        select 1 from {{ ref('order_statuses') }}
-        where order_status = '{{ var("order_status_unconfirmed") }}'
-    )
-union all
-select
     'category_interest_action_group' as var_name,
     false as is_valid
 where not exists (

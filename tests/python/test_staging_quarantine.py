@@ -161,3 +161,102 @@ def test_loader_numbers_rows_in_file_order(tmp_path, suffix):
             "select _source_row, event_id from landing.events order by _source_row").fetchall()
     assert loaded.total_rows == 5
     assert rows == [(n, event_id) for n, event_id in enumerate(ids, start=1)]
+
+
+#: Text that a hand-written JSON encoder gets wrong: every control character (U+0000 to
+#: U+001F; JSON requires them escaped), DEL, quotes, backslashes, non-ASCII and emoji.
+NASTY_VALUES = [
+    "line one\nline two",
+    "tab\there",
+    "carriage\rreturn and crlf\r\n",
+    "start of heading \u0001 and unit separator \u001f and DEL \u007f",
+    'say "cheese"',
+    "back\\slash \\n is not a newline \\",
+    "Zürich Köln Łódź ñ ß",
+    "emoji 🏕️🥾 and a surrogate pair 𝄞",
+    "".join(chr(code) for code in range(0x20)),  # all of them, NUL included
+    '{"looks": "like json"}',
+    "",
+]
+
+
+def _nasty_landing(landing_dir) -> dict[tuple[str, str], dict[str, str | None]]:
+    """Rows bound for the quarantine whose text fields hold NASTY_VALUES; returns the
+    rows as delivered by (entity, file) so raw rows can be compared with them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def row(entity: str, n: int, fields: dict) -> dict:
+        base = dict.fromkeys(landing.CONTRACT[entity])
+        return {**base, **fields}
+
+    rows: dict[str, list[dict]] = {"events": [], "leads": [], "orders": []}
+    for n, value in enumerate(NASTY_VALUES):
+        # an unknown event type: quarantined, every other text column holds the value
+        rows["events"].append(row("events", n, {
+            "event_id": f"nasty-e{n}", "occurred_at": "2026-10-01T10:00:00Z", "lead_id": f"L{n}",
+            "anonymous_id": value, "session_id": value, "event_type": "hover " + value,
+            "page_url": value, "page_type": value, "product_id": value, "product_category": value,
+            "search_query": value,
+        }))
+        # a lead without an id
+        rows["leads"].append(row("leads", n, {
+            "lead_id": None, "email": value, "birth_date": value, "age": value, "gender": value,
+            "country_code": value, "postal_code": value, "city": value, "latitude": value,
+            "longitude": value, "created_at": "2026-09-01T00:00:00Z", "updated_at": None,
+            "marketing_consent": value, "acquisition_channel": value,
+        }))
+        # an order in an unknown currency
+        rows["orders"].append(row("orders", n, {
+            "order_id": f"nasty-o{n}", "lead_id": value, "ordered_at": "2026-10-01T12:00:00Z",
+            "amount": "10", "currency": "X" + value, "status": None, "item_count": value,
+            "updated_at": None,
+        }))
+    delivered = {}
+    for entity, entity_rows in rows.items():
+        relative = f"{entity}/{entity}_nasty.parquet"
+        path = landing_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        columns = landing.CONTRACT[entity]
+        table = pa.table({c: pa.array([r[c] for r in entity_rows], pa.string()) for c in columns})
+        pq.write_table(table, path)
+        for number, delivered_row in enumerate(entity_rows, start=1):
+            delivered[(relative, number)] = delivered_row
+    return delivered
+
+
+def test_every_raw_row_is_valid_json_that_round_trips(tmp_path):
+    settings = make_settings(tmp_path)
+    delivered = _nasty_landing(settings.landing_dir)
+    pipeline.load_landing(settings)
+    pipeline.run_dbt(settings, ["build", "--quiet", "--select", "+quarantined_rows",
+                                "--exclude-resource-type", "unit_test", "test"], as_of=AS_OF, quiet=True)
+    quarantined = query(settings, "select entity, source_file, source_row, reason, raw_row from quarantine.quarantined_rows")
+    assert len(quarantined) == len(delivered) == 3 * len(NASTY_VALUES)
+    for found in quarantined.itertuples():
+        expected = delivered[(found.source_file, found.source_row)]
+        try:
+            raw = json.loads(found.raw_row)
+        except json.JSONDecodeError as error:  # pragma: no cover - the failure message
+            pytest.fail(f"raw row of {found.source_file}:{found.source_row} is not JSON ({error}): {found.raw_row!r}")
+        # every contract column, in contract order, with the delivered text unchanged
+        assert list(raw) == list(landing.CONTRACT[found.entity])
+        assert raw == expected, (found.source_file, found.source_row)
+
+
+def test_default_raw_row_json_is_valid_json_too(tmp_path):
+    """The portable default__ (used off DuckDB) on the same rows, run here on DuckDB."""
+    settings = make_settings(tmp_path)
+    delivered = _nasty_landing(settings.landing_dir)
+    pipeline.load_landing(settings)
+    for entity in landing.CONTRACT:
+        compiled = pipeline.run_dbt(settings, [
+            "compile", "--quiet", "--inline",
+            "select _source_file, _source_row, "
+            f"{{{{ leadscore.default__raw_row_json(leadscore.landing_columns('{entity}'), 'rows') }}}} as raw_row "
+            f"from {{{{ source('landing', '{entity}') }}}} as rows",
+        ], as_of=AS_OF, quiet=True).stdout
+        found = query(settings, compiled)
+        assert len(found) == len(NASTY_VALUES)
+        for source_file, source_row, raw_row in found.itertuples(index=False):
+            assert json.loads(raw_row) == delivered[(source_file, source_row)], raw_row

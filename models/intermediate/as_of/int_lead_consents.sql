@@ -14,10 +14,14 @@ with
 
 profile_versions as (
 
+    -- versions known at as_of (the rule of int_lead_profiles_as_of), with a statement
+    -- made before as_of
     select * from {{ ref('stg_landing__leads') }}
     where
         has_marketing_consent is not null
-        and coalesce(consent_updated_at, version_at) < {{ as_of() }}
+        and version_at < {{ as_of() }}
+        and (created_at is null or created_at < {{ as_of() }})
+        and (consent_updated_at is null or consent_updated_at < {{ as_of() }})
 
 ),
 

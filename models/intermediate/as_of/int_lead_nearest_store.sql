@@ -1,5 +1,5 @@
--- The store nearest to each lead's home (great-circle distance), for leads whose profile
--- has coordinates at as_of.
+-- The store nearest to each lead's home (great-circle distance), among the stores open
+-- at as_of, for leads whose profile has coordinates at as_of.
 with
 
 profiles as (
@@ -16,6 +16,7 @@ profiles as (
 stores as (
 
     select * from {{ ref('stores') }}
+    where {{ store_is_open('opened_on') }}
 
 ),
 

@@ -1,25 +1,17 @@
--- Each lead's profile at as_of: the latest version before as_of. A lead created on or
--- after as_of does not exist yet, whatever its other versions say: its earliest
--- created_at over all versions decides (a version without any timestamp does not make
--- it exist earlier). Age is computed at as_of.
+-- Each lead's profile at as_of: the latest version before as_of, judged only by what was
+-- known at as_of. A version's time is updated_at, else created_at, else (a version
+-- delivered without either) its load time (stg_landing__leads.version_at), so a
+-- timestamp-less version counts only once it was loaded. A lead exists once one of its
+-- versions is known and created before as_of; a version delivered later cannot make a
+-- lead exist earlier or disappear. Age at as_of is counted in calendar years.
 with
-
-all_versions as (
-
-    select
-        *,
-        min(created_at) over (partition by lead_id) as lead_created_at
-    from {{ ref('stg_landing__leads') }}
-
-),
 
 versions as (
 
-    select * from all_versions
+    select * from {{ ref('stg_landing__leads') }}
     where
-        (version_at is null or version_at < {{ as_of() }})
+        version_at < {{ as_of() }}
         and (created_at is null or created_at < {{ as_of() }})
-        and (lead_created_at is null or lead_created_at < {{ as_of() }})
 
 ),
 
@@ -30,7 +22,7 @@ ranked as (
         min(created_at) over (partition by lead_id) as first_created_at,
         row_number() over (
             partition by lead_id
-            order by case when version_at is null then 1 else 0 end, version_at desc, _ingest_seq desc
+            order by version_at desc, _ingest_seq desc
         ) as version_rank
     from versions
 
@@ -48,11 +40,10 @@ final as (
         cast(
             case
                 when birth_date is not null
-                    then floor({{ days_before_as_of('birth_date') }} / 365.25)
+                    then {{ age_in_years('birth_date', as_of_date()) }}
+                -- an age as stated when the version was written, plus the whole years since
                 when reported_age is not null
-                    then reported_age + floor(
-                        coalesce({{ days_before_as_of('version_at') }}, 0) / 365.25
-                    )
+                    then reported_age + {{ age_in_years('cast(version_at as date)', as_of_date()) }}
             end as integer
         ) as age_years,
         gender,

@@ -6,9 +6,13 @@
 ) }}
 
 -- Every landing lead row, parsed, with the reason it must be quarantined (null = good).
--- Rows of one lead with different updated_at are versions and all kept; the same
--- (lead_id, updated_at) delivered twice: identical => exact re-delivery, different =>
+-- Rows of one lead with different version times are versions and all kept; the same
+-- (lead_id, version time) delivered twice: identical => exact re-delivery, different =>
 -- the later delivery wins and the earlier is a conflicting re-delivery.
+-- The version time is updated_at, else created_at, else (a row with neither) the time
+-- the row was loaded: the only time known for it, and never before the data existed.
+-- So a version without timestamps counts from its load on, and each load of such rows
+-- is a version of its own (point in time: README, "The scores").
 with
 
 source as (
@@ -28,8 +32,8 @@ parsed as (
         upper(nullif(trim(country_code), '')) as country_code,
         nullif(trim(postal_code), '') as postal_code,
         nullif(trim(city), '') as city,
-        {{ dbt.safe_cast('latitude', dbt.type_float()) }} as latitude,
-        {{ dbt.safe_cast('longitude', dbt.type_float()) }} as longitude,
+        {{ parse_float('latitude') }} as latitude,
+        {{ parse_float('longitude') }} as longitude,
         {{ parse_timestamp_utc('created_at') }} as created_at,
         {{ parse_timestamp_utc('updated_at') }} as updated_at,
         case
@@ -55,9 +59,7 @@ validated as (
 
     select
         *,
-        coalesce(updated_at, created_at) as version_at,
-        -- the dedup key: a profile row without any timestamp is one version of its own
-        coalesce(updated_at, created_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as version_key,
+        coalesce(updated_at, created_at, _loaded_at) as version_at,
         case
             when lead_id is null then 'missing_id'
             when has_created_at_text and created_at is null then 'unparseable_timestamp'
@@ -75,7 +77,7 @@ validated as (
 
 ranked as (
 
-    {{ deduplicate_deliveries('validated', ['lead_id', 'version_key'], keep='last') }}
+    {{ deduplicate_deliveries('validated', ['lead_id', 'version_at'], keep='last') }}
 
 ),
 

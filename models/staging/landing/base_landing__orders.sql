@@ -25,7 +25,8 @@ statuses as (
 
 currencies as (
 
-    select currency from {{ ref('currency_rates') }}
+    -- one row per accepted currency (the rate table has one row per rate period)
+    select distinct currency from {{ ref('currency_rates') }}
 
 ),
 

@@ -5,7 +5,8 @@
     on_schema_change='fail',
 ) }}
 
--- Good order versions, one row per (order_id, version_at), amounts converted to EUR.
+-- Good order versions, one row per (order_id, version_at), amounts in their currency
+-- (converted to EUR at as_of by int_orders_as_of, with the rate in force at ordered_at).
 with
 
 orders as (
@@ -25,12 +26,6 @@ statuses as (
 
 ),
 
-currency_rates as (
-
-    select * from {{ ref('currency_rates') }}
-
-),
-
 final as (
 
     select
@@ -41,7 +36,6 @@ final as (
         orders.ordered_at,
         orders.amount,
         orders.currency,
-        cast(orders.amount * currency_rates.eur_per_unit as decimal(18, 2)) as amount_eur,
         orders.order_status,
         statuses.counts_as_purchase,
         orders.item_count,
@@ -54,8 +48,6 @@ final as (
     from orders
     inner join statuses
         on orders.order_status = statuses.order_status
-    inner join currency_rates
-        on orders.currency = currency_rates.currency
 
 )
 
