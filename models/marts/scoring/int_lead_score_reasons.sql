@@ -1,7 +1,7 @@
 -- The "why" of each lead's score: the var('score_reasons_top_n') rules that moved
 -- lead_score most, ranked by and shown with their contribution in score points
--- (int_lead_rule_contributions: weights and normalisation applied), e.g.
--- "Left items in the cart (+12.6); Product pages (+5.1); Unsubscribed (-3.0)".
+-- (int_lead_rule_contributions: weights and normalisation applied), as sentences, e.g.
+-- "Left items in the cart added 12.6 points. Unsubscribed took 3.0 points off."
 -- Contributions that round to 0.0 are left out.
 with
 
@@ -28,9 +28,10 @@ ranked as (
         lead_id,
         rule_id,
         {{ dbt.concat([
-            "rule_label", "' ('",
-            "case when score_contribution > 0 then '+' else '' end",
-            "cast(score_contribution as " ~ dbt.type_string() ~ ")", "')'"
+            "rule_label",
+            "case when score_contribution > 0 then ' added ' else ' took ' end",
+            "cast(abs(score_contribution) as " ~ dbt.type_string() ~ ")",
+            "case when score_contribution > 0 then ' points.' else ' points off.' end"
         ]) }} as reason,
         row_number() over (
             partition by lead_id
@@ -45,7 +46,7 @@ final as (
 
     select
         lead_id,
-        {{ dbt.listagg('reason', "'; '", 'order by reason_rank') }} as score_reasons
+        {{ dbt.listagg('reason', "' '", 'order by reason_rank') }} as score_reasons
     from ranked
     where reason_rank <= {{ var('score_reasons_top_n') }}
     group by lead_id

@@ -158,6 +158,7 @@ staged as (
     select
         flagged.lead_id,
         stages.lifecycle_stage,
+        stages.label as lifecycle_stage_label,
         row_number() over (
             partition by flagged.lead_id
             order by stages.stage_priority
@@ -218,6 +219,7 @@ actioned as (
         flagged.lead_id,
         actions.recommended_action,
         actions.channel,
+        actions.label as recommended_action_label,
         row_number() over (
             partition by flagged.lead_id
             order by actions.action_priority
@@ -251,9 +253,11 @@ final as (
         tiers.engagement_tier,
         {{ dbt.concat(['fit_grades.fit_grade', 'cast(tiers.engagement_tier as ' ~ dbt.type_string() ~ ')']) }} as score_cell,
         staged.lifecycle_stage,
+        staged.lifecycle_stage_label,
         flagged.top_category,
         flagged.rfm_segment,
         actioned.recommended_action,
+        actioned.recommended_action_label,
         actioned.channel as recommended_channel,
         coalesce(reasons.score_reasons, 'No scoring signal yet') as score_reasons,
         flagged.is_contactable,
