@@ -312,8 +312,9 @@ def dbt_models(
     blocking=True,
     description=(
         "GX mart suite on marts.lead_scores: one row per known lead, scores 0-100, known "
-        "grades / tiers / stages / actions, not all leads equal, share per grade bounded "
-        "(LEADSCORE_MAX_GRADE_SHARE). Blocking: a failure stops the serving export."
+        "grades / tiers / stages / actions, not all leads equal, share per grade among the "
+        "leads with a profile bounded (LEADSCORE_MAX_GRADE_SHARE; not run in a shop without "
+        "profiles). Blocking: a failure stops the serving export."
     ),
 )
 def lead_scores_gx(
@@ -329,6 +330,8 @@ def lead_scores_gx(
         metadata={
             "rows": report.row_count,
             "known_leads": report.extra.get("known_leads", -1),
+            "shop_feeds": dg.MetadataValue.json(report.extra.get("shop_feeds", {})),
+            "not_run": dg.MetadataValue.json(report.extra.get("not_run", [])),
             "expectations_evaluated": report.evaluated,
             "expectations_met": report.succeeded,
             "blocking_failures": dg.MetadataValue.json(

@@ -253,11 +253,14 @@ def _checks_section(checks: list[CheckResult], settings: Settings) -> list[str]:
             if len(warnings) > 10:
                 lines.append(f"    ... and {len(warnings) - 10} more (see the Data Docs)")
         else:
+            fed = [name for name, on in (meta.get("shop_feeds") or {}).items() if on]
+            shape = f" (shop feeds {', '.join(fed) or 'nothing'})" if "shop_feeds" in meta else ""
             lines.append(
                 f"  GX {check.asset} ({check.check}): {state}; "
                 f"{meta.get('expectations_met', 0)}/{meta.get('expectations_evaluated', 0)} "
-                "expectations met"
+                f"expectations met{shape}"
             )
+            lines += [f"    - not run: {reason}" for reason in (meta.get("not_run") or [])]
         lines += [f"    - {f}" for f in (meta.get("blocking_failures") or [])]
     dbt = [c for c in checks if not c.is_gx]
     failed = [c for c in dbt if not c.passed]
