@@ -111,6 +111,23 @@ class LandingFileError(RuntimeError):
         self.problem = problem
 
 
+class LandingFolderMissing(FileNotFoundError):
+    """The landing folder itself does not exist (a mistyped path, an unmounted share)."""
+
+    def __init__(self, path: Path, setting: str = "LEADSCORE_LANDING_DIR"):
+        super().__init__(
+            f"landing folder {path} does not exist; set {setting} to the folder that holds "
+            "the events/, leads/ and orders/ sub-folders (or create it)"
+        )
+        self.path = path
+
+
+def require_folder(landing_dir: Path, setting: str = "LEADSCORE_LANDING_DIR") -> None:
+    """Raise :class:`LandingFolderMissing` unless ``landing_dir`` is a folder."""
+    if not landing_dir.is_dir():
+        raise LandingFolderMissing(landing_dir, setting)
+
+
 @dataclass(frozen=True)
 class LandingFile:
     entity: str
@@ -152,12 +169,15 @@ def file_format(path: Path) -> str | None:
     return None
 
 
-def discover(landing_dir: Path) -> list[LandingFile]:
+def discover(landing_dir: Path, setting: str = "LEADSCORE_LANDING_DIR") -> list[LandingFile]:
     """All landing files, entity by entity, in delivery order (sorted by relative path).
 
-    A missing or empty entity folder is allowed. Hidden files (``.x``, ``_x``) are skipped;
-    any other file with an unknown extension is an error, so nothing is silently ignored.
+    A missing or empty entity folder is allowed, a missing landing folder is not
+    (:class:`LandingFolderMissing`, naming ``setting``). Hidden files (``.x``, ``_x``) are
+    skipped; any other file with an unknown extension is an error, so nothing is silently
+    ignored.
     """
+    require_folder(landing_dir, setting)
     found: list[LandingFile] = []
     for entity in CONTRACT:
         folder = landing_dir / entity

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration import pipeline, serving
+from orchestration import landing, pipeline, serving
 from orchestration.config import Settings
 from orchestration.landing import LandingFile, LoadResult
 
@@ -75,6 +75,7 @@ def refresh(
     the serving layer at its previous version.
     """
     as_of = pipeline.normalise_as_of(as_of)
+    landing.require_folder(settings.landing_dir)  # before any work: a mistyped path
     started = time.perf_counter()
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     with pipeline.refresh_lock(settings, wait=wait):
