@@ -29,6 +29,7 @@ from fixtures_orchestration import (  # noqa: F401  (fixtures)
     generate_landing,
     leadscore_command,
     orchestration_session,
+    patched_environ,
     workspace,
 )
 from test_serving import start_reader, stop_reader
@@ -186,6 +187,19 @@ def test_killed_refresh_leaves_serving_intact_and_next_run_recovers(built: Built
             str(ws.serving_dir / serving.DUCKDB_NAME), read_only=True)) as con:
         assert con.execute("select max(as_of) from lead_scores").fetchone()[0] == pd.Timestamp(
             "2024-07-02")
+
+
+def test_the_sensor_requests_no_run_after_a_refresh_loaded_the_files(built: Built) -> None:
+    """Opening the UI after `make run`: the sensor's first tick finds nothing new."""
+    import dagster as dg
+
+    from orchestration import definitions
+
+    with patched_environ(built.workspace.env):
+        tick = definitions.new_landing_files(
+            dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
+    assert isinstance(tick, dg.SensorResult) and not tick.run_requests
+    assert "no new landing files" in tick.skip_reason.skip_message
 
 
 # ------------------------------------------- a run that finds nothing publishes nothing
