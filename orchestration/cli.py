@@ -57,6 +57,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return generator_main(args.generator_args)
 
 
+def _days(text: str) -> int:
+    """argparse type of --horizon-days: a whole number of days, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of days, at least 1, got {text!r}")
+    return value
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from orchestration.backtest import run_backtest
 
@@ -68,6 +80,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         truth_dir=Path(args.truth_dir) if args.truth_dir else None,
         out_dir=Path(args.out) if args.out else settings.duckdb_path.parent / "backtest",
     )
+    for warning in result.warnings:
+        print(f"leadscore: warning: {warning}", file=sys.stderr)
     print(result.format())
     return 0
 

@@ -1,5 +1,6 @@
 """Errors a user can act on: the command prints them without a traceback."""
 
+from orchestration.backtest import CannotMeasure
 from orchestration.landing import LandingFileError, LandingFolderMissing
 from orchestration.pipeline import DbtCommandFailed, RefreshAlreadyRunning
 from orchestration.quality.report import QualityGateFailed
@@ -7,6 +8,7 @@ from orchestration.refresh import RefreshFailed
 from orchestration.serving import PublishRefused
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
+    CannotMeasure,
     LandingFileError,
     LandingFolderMissing,
     PublishRefused,
