@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,23 @@ class RefreshOptions(dg.ConfigurableResource):
 
     def dbt_as_of(self) -> str | None:
         return pipeline.normalise_as_of(self.as_of)
+
+
+def run_as_of(context: dg.AssetExecutionContext, options: RefreshOptions) -> str:
+    """The as_of of this run: the one configured, else the run's start (UTC, seconds).
+
+    Fixed once per run, so that dbt and the serving export (whose manifest must always
+    say when the scores are from, even for an empty mart) agree on it.
+    """
+    given = options.dbt_as_of()
+    if given:
+        return given
+    record = context.instance.get_run_record_by_id(context.run_id)
+    moment = record.create_timestamp if record is not None else datetime.now(timezone.utc)
+    if moment.tzinfo is None:  # Dagster stores run times in UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def warehouse_resource(
@@ -297,7 +315,7 @@ def dbt_models(
     options: RefreshOptions,
 ) -> Iterator[Any]:
     """``dbt build`` (seeds, models, data tests; unit tests run in ``make test``)."""
-    args = [*DBT_BUILD_ARGS, "--vars", pipeline.dbt_vars(options.dbt_as_of())]
+    args = [*DBT_BUILD_ARGS, "--vars", pipeline.dbt_vars(run_as_of(context, options))]
     if options.full_refresh:
         args.append("--full-refresh")
     warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
@@ -312,8 +330,9 @@ def dbt_models(
     blocking=True,
     description=(
         "GX mart suite on marts.lead_scores: one row per known lead, scores 0-100, known "
-        "grades / tiers / stages / actions, not all leads equal, share per grade bounded "
-        "(LEADSCORE_MAX_GRADE_SHARE). Blocking: a failure stops the serving export."
+        "grades / tiers / stages / actions, not all leads equal, share per grade among the "
+        "leads with a profile bounded (LEADSCORE_MAX_GRADE_SHARE; not run in a shop without "
+        "profiles). Blocking: a failure stops the serving export."
     ),
 )
 def lead_scores_gx(
@@ -329,6 +348,8 @@ def lead_scores_gx(
         metadata={
             "rows": report.row_count,
             "known_leads": report.extra.get("known_leads", -1),
+            "shop_feeds": dg.MetadataValue.json(report.extra.get("shop_feeds", {})),
+            "not_run": dg.MetadataValue.json(report.extra.get("not_run", [])),
             "expectations_evaluated": report.evaluated,
             "expectations_met": report.succeeded,
             "blocking_failures": dg.MetadataValue.json(
@@ -346,18 +367,23 @@ def lead_scores_gx(
     description=(
         "The validated marts published for BI tools: lead_scores.parquet and serving.duckdb "
         "(lead_scores, lead_category_interest, lead_score_history) in $LEADSCORE_SERVING_DIR, "
-        "replaced atomically; manifest.json says what and when."
+        "replaced atomically; manifest.json says what and when. Not published (BI keeps the "
+        "previous version) when lead_scores would lose all its leads or more than "
+        "LEADSCORE_MAX_LEAD_LOSS of them."
     ),
 )
 def serving_export(
-    context: dg.AssetExecutionContext, warehouse: dg.ResourceParam[Settings]
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
 ) -> dg.MaterializeResult:
-    publication = serving.publish(warehouse, run_id=context.run.run_id)
+    publication = serving.publish(warehouse, run_id=context.run.run_id,
+                                  as_of=run_as_of(context, options))
     context.log.info(publication.describe(warehouse.serving_dir))
     return dg.MaterializeResult(
         metadata={
             "serving_dir": dg.MetadataValue.path(str(warehouse.serving_dir)),
-            "as_of": publication.as_of or "",
+            "as_of": publication.as_of,
             "published_at": publication.published_at,
             **{f"rows_{table}": rows for table, rows in publication.row_counts.items()},
             "manifest": dg.MetadataValue.json(json.loads(

@@ -11,6 +11,15 @@
    warehouse (backtesting the past with later data present).
 3. Reports conversion rate per score decile (1 = the 10 % best scores), the lift of the
    top decile over the average, and the AUC of each score (0.5 = random, 1 = perfect).
+
+It refuses what it cannot measure, before any work where it can: a horizon under one day,
+a ``--truth-dir`` without order files, an outcome window that starts after the data of the
+outcome source ends (nothing is known of it), and, once scored, a window in which no lead
+or every lead converted (AUC and lift are undefined). A window that runs past the end of
+the data is measured, with a warning saying how many of its days are covered (the
+conversion rates are then biased low). The data ends with the day of the source's last
+order; the warehouse's also no later than the as_of of its latest refresh (so a stray row
+stamped in the future does not stretch it).
 """
 
 from __future__ import annotations
@@ -40,6 +49,10 @@ SCORE_COLUMNS = [
 ]
 
 
+class CannotMeasure(RuntimeError):
+    """The backtest cannot measure what was asked; the message says why and what to do."""
+
+
 @dataclass
 class BacktestResult:
     as_of: str
@@ -52,6 +65,9 @@ class BacktestResult:
     auc: dict[str, float]
     deciles: list[dict[str, float]]
     stages: list[dict[str, float]]
+    #: Days of the outcome window the source covers (up to the day of its last order).
+    covered_days: float = 0.0
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -59,6 +75,7 @@ class BacktestResult:
     def format(self) -> str:
         lines = [
             f"Backtest at {self.as_of}, horizon {self.horizon_days} days ({self.outcome_source})",
+            *(f"  WARNING: {warning}" for warning in self.warnings),
             f"  leads {self.leads:,}, converters {self.converters:,} "
             f"({self.conversion_rate:.1%} on average)",
             f"  top-decile lift: {self.top_decile_lift:.2f}x",
@@ -95,6 +112,19 @@ def evaluate(scored: pd.DataFrame, as_of: str, horizon_days: int, source: str) -
     frame = scored.copy()
     frame["converted"] = frame["converted"].astype(int)
     n = len(frame)
+    converters = int(frame["converted"].sum())
+    window = f"the {horizon_days} days from {as_of} ({source})"
+    if n == 0:
+        raise CannotMeasure(f"nothing to measure: no leads were scored at {as_of}; "
+                            "choose an --as-of after the shop's first data")
+    if converters == 0:
+        raise CannotMeasure(
+            f"nothing to measure: no lead placed an order in {window}, so lift and AUC are "
+            "undefined; choose an earlier --as-of or a longer --horizon-days")
+    if converters == n:
+        raise CannotMeasure(
+            f"nothing to measure: every lead placed an order in {window}, so lift and AUC "
+            "are undefined; choose a shorter --horizon-days")
     order = frame["lead_score"].rank(method="first", ascending=False)
     frame["decile"] = ((order - 1) * 10 // max(n, 1) + 1).astype(int)
     rate = float(frame["converted"].mean()) if n else 0.0
@@ -105,7 +135,7 @@ def evaluate(scored: pd.DataFrame, as_of: str, horizon_days: int, source: str) -
         .reset_index()
     )
     top = deciles.loc[deciles["decile"] == 1, "conversion_rate"]
-    lift = float(top.iloc[0] / rate) if rate > 0 and not top.empty else float("nan")
+    lift = float(top.iloc[0] / rate)
     stages = (
         frame.groupby("lifecycle_stage")
         .agg(leads=("converted", "size"), conversion_rate=("converted", "mean"))
@@ -117,7 +147,7 @@ def evaluate(scored: pd.DataFrame, as_of: str, horizon_days: int, source: str) -
         horizon_days=horizon_days,
         outcome_source=source,
         leads=n,
-        converters=int(frame["converted"].sum()),
+        converters=converters,
         conversion_rate=rate,
         top_decile_lift=lift,
         auc={c: round(auc(frame[c], frame["converted"]), 4) for c in SCORE_COLUMNS},
@@ -130,23 +160,106 @@ def evaluate(scored: pd.DataFrame, as_of: str, horizon_days: int, source: str) -
     )
 
 
-def _truth_buyers(con: duckdb.DuckDBPyConnection, truth_dir: Path, start: str, end: str) -> None:
-    """Create temp table `buyers` from landing-format order files."""
-    files = [f for f in landing.discover(truth_dir) if f.entity == "orders"]
+_ORDERS_SQL = """
+    select trim(lead_id) as lead_id,
+           coalesce(lower(nullif(trim(status), '')), 'completed') in ('completed', 'pending')
+               as counts_as_purchase,
+           cast(try_cast(trim(ordered_at) as timestamptz) as timestamp) as ordered_at
+    from ({union}) as truth
+"""
+
+
+def _truth_orders(truth_dir: Path) -> list[landing.LandingFile]:
+    """The order files of ``--truth-dir`` (checked before any work)."""
+    if not truth_dir.is_dir():
+        raise FileNotFoundError(
+            f"--truth-dir {truth_dir} does not exist; pass the folder with the later orders "
+            "in landing format (an orders/ sub-folder), e.g. the generator's --truth-out")
+    files = [f for f in landing.discover(truth_dir, "--truth-dir") if f.entity == "orders"]
     if not files:
-        raise FileNotFoundError(f"no order files under {truth_dir / 'orders'}")
-    selects = [landing.file_select_sql(con, f) for f in files]
-    con.execute(
-        f"""
-        create temp table buyers as
-        select distinct trim(lead_id) as lead_id
-        from ({' union all '.join(selects)}) as truth
-        where coalesce(lower(nullif(trim(status), '')), 'completed') in ('completed', 'pending')
-          and try_cast(trim(ordered_at) as timestamptz) >= cast(? as timestamp)
-          and try_cast(trim(ordered_at) as timestamptz) < cast(? as timestamp)
-        """,
-        [start, end],
-    )
+        raise FileNotFoundError(
+            f"--truth-dir {truth_dir} holds no order files; expected landing-format order "
+            f"files under {truth_dir / 'orders'}, e.g. the generator's --truth-out")
+    return files
+
+
+def check_arguments(
+    settings: Settings, as_of: str | None, horizon_days: int, truth_dir: Path | None
+) -> tuple[str, list[landing.LandingFile]]:
+    """The normalised as_of and the truth files; raises before any work on bad arguments."""
+    as_of_ts = pipeline.normalise_as_of(as_of)
+    if as_of_ts is None:
+        raise ValueError("--as-of is required")
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
+        raise ValueError(
+            f"--horizon-days must be a whole number of days, at least 1, got {horizon_days!r}")
+    truth_files = _truth_orders(truth_dir) if truth_dir is not None else []
+    if not settings.duckdb_path.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.duckdb_path}: run `leadscore run` first")
+    return as_of_ts, truth_files
+
+
+def _outcomes(
+    con: duckdb.DuckDBPyConnection, truth_files: list[landing.LandingFile]
+) -> pd.DataFrame:
+    """Every order of the outcome source: lead_id, counts_as_purchase, ordered_at."""
+    if truth_files:
+        union = " union all ".join(landing.file_select_sql(con, f) for f in truth_files)
+        return con.execute(_ORDERS_SQL.format(union=union)).df()
+    return con.execute(
+        "select lead_id, counts_as_purchase, ordered_at from staging.stg_landing__orders"
+    ).df()
+
+
+def _scored_until(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The latest as_of the warehouse was refreshed at: what it knows of the shop ends
+    there (an order stamped later is a stray row, not data)."""
+    for table in ("marts.lead_score_history", "marts.lead_scores"):
+        try:
+            value = con.execute(f"select max(as_of) from {table}").fetchone()[0]
+        except duckdb.CatalogException:
+            continue
+        if value is not None:
+            return pd.Timestamp(value).to_pydatetime()
+    return None
+
+
+def coverage(
+    orders: pd.DataFrame,
+    as_of: dt.datetime,
+    horizon_days: int,
+    source: str,
+    known_until: dt.datetime | None = None,
+) -> tuple[float, list[str]]:
+    """Days of the outcome window the source covers, and the warnings to give.
+
+    The source covers every day up to and including the day of its last order, and no
+    further than ``known_until`` (for the warehouse: the as_of of its latest refresh).
+    Raises :class:`CannotMeasure` when the window starts at or after the end of that.
+    """
+    ordered = pd.to_datetime(orders["ordered_at"]).dropna() if len(orders) else pd.Series([])
+    if known_until is not None:
+        ordered = ordered[ordered < known_until]
+    if ordered.empty:
+        raise CannotMeasure(f"nothing to measure: there are no {source}")
+    last = ordered.max().to_pydatetime()
+    covered_until = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
+    if known_until is not None:
+        covered_until = min(covered_until, known_until)
+    if covered_until <= as_of:
+        raise CannotMeasure(
+            f"nothing to measure: the outcome window starts at {as_of:%Y-%m-%d %H:%M:%S}, after "
+            f"the last of the {source} ({last:%Y-%m-%d %H:%M:%S}); choose an --as-of at least "
+            f"{horizon_days} days before {last:%Y-%m-%d}, or give the later orders with --truth-dir")
+    days = (covered_until - as_of).total_seconds() / 86400
+    covered = round(min(float(horizon_days), days), 1)
+    warnings = []
+    if days < horizon_days:
+        warnings.append(
+            f"the outcome window covers only {covered:g} of {horizon_days} days: the {source} "
+            f"end {last:%Y-%m-%d}, so conversion rates are biased low; choose an "
+            f"--as-of at least {horizon_days} days before that, or --horizon-days {int(covered) or 1}")
+    return covered, warnings
 
 
 def run_backtest(
@@ -156,32 +269,28 @@ def run_backtest(
     truth_dir: Path | None = None,
     out_dir: Path | None = None,
 ) -> BacktestResult:
-    as_of_ts = pipeline.normalise_as_of(as_of)
-    if as_of_ts is None:
-        raise ValueError("--as-of is required")
-    if not settings.duckdb_path.exists():
-        raise FileNotFoundError(f"no warehouse at {settings.duckdb_path}: run `leadscore run` first")
-    end = (dt.datetime.fromisoformat(as_of_ts) + dt.timedelta(days=horizon_days)).isoformat(sep=" ")
+    as_of_ts, truth_files = check_arguments(settings, as_of, horizon_days, truth_dir)
+    start = dt.datetime.fromisoformat(as_of_ts)
+    end = start + dt.timedelta(days=horizon_days)
+    source = f"orders in {truth_dir}" if truth_dir is not None else "orders in the warehouse"
     with tempfile.TemporaryDirectory(prefix="leadscore-backtest-") as tmp:
         copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "backtest.duckdb")
         with pipeline.refresh_lock(settings, wait=True):
             shutil.copy2(settings.duckdb_path, copy.duckdb_path)
+        # What the window can measure is known before dbt rebuilds anything.
+        with contextlib.closing(pipeline.connect(copy)) as con:
+            orders = _outcomes(con, truth_files)
+            known_until = None if truth_files else _scored_until(con)
+        covered_days, warnings = coverage(orders, start, horizon_days, source, known_until)
+        ordered = pd.to_datetime(orders["ordered_at"])
+        in_window = orders[orders["counts_as_purchase"].fillna(False).astype(bool)
+                           & (ordered >= start) & (ordered < end)]
+        buyers = pd.DataFrame({"lead_id": sorted(set(in_window["lead_id"].dropna()))})
         pipeline.run_dbt(copy, ["run", "--select", "tag:as_of"], as_of=as_of_ts, quiet=True)
         with contextlib.closing(pipeline.connect(copy)) as con:
-            if truth_dir is not None:
-                _truth_buyers(con, truth_dir, as_of_ts, end)
-                source = f"orders in {truth_dir}"
-            else:
-                con.execute(
-                    """
-                    create temp table buyers as
-                    select distinct lead_id from staging.stg_landing__orders
-                    where counts_as_purchase and ordered_at >= cast(? as timestamp)
-                      and ordered_at < cast(? as timestamp)
-                    """,
-                    [as_of_ts, end],
-                )
-                source = "orders in the warehouse"
+            con.register("buyers_frame", buyers)
+            con.execute("create temp table buyers as "
+                        "select cast(lead_id as varchar) as lead_id from buyers_frame")
             scored = con.execute(
                 f"""
                 select {', '.join('scores.' + c for c in SCORE_COLUMNS)}, scores.lifecycle_stage,
@@ -191,6 +300,7 @@ def run_backtest(
                 """
             ).df()
     result = evaluate(scored, as_of_ts, horizon_days, source)
+    result.covered_days, result.warnings = covered_days, warnings
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"backtest-{as_of_ts[:10]}.json").write_text(result.to_json())

@@ -8,11 +8,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestration.config import Settings
+from orchestration.config import DEFAULT_LANDING_DIR, Settings
 
 
 def _landing_is_empty(landing_dir: Path) -> bool:
     return not landing_dir.exists() or not any(p.is_file() for p in landing_dir.rglob("*"))
+
+
+def _wants_demo(settings: Settings) -> bool:
+    """``--demo-if-empty`` fills the default landing folder (``make run`` on a fresh
+    clone); a landing folder the user chose is never filled with demo data."""
+    if not _landing_is_empty(settings.landing_dir):
+        return False
+    if settings.landing_dir.resolve() == DEFAULT_LANDING_DIR.resolve():
+        return True
+    if settings.landing_dir.is_dir():
+        print(f"leadscore: note: --demo-if-empty generates demo data only in {DEFAULT_LANDING_DIR}; "
+              f"running on the empty landing folder {settings.landing_dir}", file=sys.stderr)
+    return False  # a folder that does not exist: refresh() says so
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -20,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.refresh import refresh
 
     settings = Settings.from_env()
-    if args.demo_if_empty and _landing_is_empty(settings.landing_dir):
+    if args.demo_if_empty and _wants_demo(settings):
         from orchestration.generator import generate
 
         truth = settings.landing_dir.parent / "truth"
@@ -44,6 +57,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return generator_main(args.generator_args)
 
 
+def _days(text: str) -> int:
+    """argparse type of --horizon-days: a whole number of days, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of days, at least 1, got {text!r}")
+    return value
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from orchestration.backtest import run_backtest
 
@@ -55,6 +80,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         truth_dir=Path(args.truth_dir) if args.truth_dir else None,
         out_dir=Path(args.out) if args.out else settings.duckdb_path.parent / "backtest",
     )
+    for warning in result.warnings:
+        print(f"leadscore: warning: {warning}", file=sys.stderr)
     print(result.format())
     return 0
 
@@ -81,12 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true",
                      help="wait for a running refresh to finish instead of exiting")
     run.add_argument("--demo-if-empty", action="store_true",
-                     help="generate demo data first when the landing folder is empty")
+                     help="generate demo data first when the default landing folder "
+                     "(data/landing) is empty or missing")
     run.set_defaults(func=cmd_run)
 
     back = sub.add_parser("backtest", help="check the scores at a past as_of against the orders that followed")
     back.add_argument("--as-of", required=True, help="score as of this date or UTC timestamp")
-    back.add_argument("--horizon-days", type=int, default=30, help="outcome window (default 30)")
+    back.add_argument("--horizon-days", type=_days, default=30,
+                      help="outcome window in days, at least 1 (default 30)")
     back.add_argument("--truth-dir", help="landing-format folder with the later orders "
                       "(default: the orders in the warehouse)")
     back.add_argument("--out", help="folder for the JSON result (default: data/backtest)")

@@ -18,6 +18,11 @@ def _path(name: str, default: str) -> Path:
     return value if value.is_absolute() else (PROJECT_ROOT / value)
 
 
+#: Where ``make run`` keeps the demo shop; ``leadscore run --demo-if-empty`` generates
+#: demo data only here (a user-supplied landing folder that does not exist is an error).
+DEFAULT_LANDING_DIR = PROJECT_ROOT / "data" / "landing"
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -26,6 +31,20 @@ def _float(name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _share(name: str, default: float) -> float:
+    """A share (0 to 1) from the environment."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # nan fails too
+        raise ValueError(f"environment variable {name} must be a number from 0 to 1, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,9 @@ class Settings:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Mart gate: no single fit grade may hold more than this share of the leads.
     max_grade_share: float = 0.98
+    #: Publishing stops when the new lead_scores has lost more than this share of the
+    #: published version's leads (an empty mart over a non-empty one always stops).
+    max_lead_loss: float = 0.5
     #: The landing gate hands GX at most about this many rows of an entity per load (a
     #: hashed sample of larger loads): GX on pandas costs seconds per 100k rows; the
     #: blocking shares are counted exactly in DuckDB, the per-row verdicts come from staging.
@@ -53,7 +75,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(
-            landing_dir=_path("LEADSCORE_LANDING_DIR", "data/landing"),
+            landing_dir=_path("LEADSCORE_LANDING_DIR", str(DEFAULT_LANDING_DIR)),
             duckdb_path=_path("LEADSCORE_DUCKDB_PATH", "data/warehouse.duckdb"),
             serving_dir=_path("LEADSCORE_SERVING_DIR", "data/serving"),
             gx_docs_dir=_path("LEADSCORE_GX_DOCS_DIR", "data/gx_docs"),
@@ -61,8 +83,9 @@ class Settings:
             duckdb_threads=int(_float("LEADSCORE_DUCKDB_THREADS", float(os.cpu_count() or 2))),
             duckdb_temp_dir=_path("LEADSCORE_DUCKDB_TEMP_DIR", "data/tmp/duckdb"),
             dbt_threads=int(_float("LEADSCORE_DBT_THREADS", 2)),
-            max_quarantine_share=_float("LEADSCORE_MAX_QUARANTINE_SHARE", 0.2),
-            max_grade_share=_float("LEADSCORE_MAX_GRADE_SHARE", 0.98),
+            max_quarantine_share=_share("LEADSCORE_MAX_QUARANTINE_SHARE", 0.2),
+            max_grade_share=_share("LEADSCORE_MAX_GRADE_SHARE", 0.98),
+            max_lead_loss=_share("LEADSCORE_MAX_LEAD_LOSS", 0.5),
             gx_max_rows=int(_float("LEADSCORE_GX_MAX_ROWS", 100_000)),
         )
 

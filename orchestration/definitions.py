@@ -7,22 +7,25 @@ It is started by
 - ``leadscore run`` (in process, :mod:`orchestration.refresh`),
 - the daily schedule ``daily_refresh`` (LEADSCORE_SCHEDULE_CRON, default ``0 5 * * *``,
   in LEADSCORE_SCHEDULE_TIMEZONE, default ``UTC``),
-- the sensor ``new_landing_files``, which fires when a landing file appears or changes
-  (name, size or modification time) and only then,
+- the sensor ``new_landing_files``, which fires when the landing folder holds a file the
+  loader has not loaded yet (judged by the loader's own manifest in the warehouse, the
+  rule the load applies), and only then,
 - the Dagster UI (launchpad: ``resources.options.config.as_of`` / ``full_refresh``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 
 import dagster as dg
+import duckdb
 
-from orchestration import assets
+from orchestration import assets, landing, pipeline
 from orchestration.config import Settings
-from orchestration.landing import LandingFileError, discover
+from orchestration.landing import LandingFile, LandingFileError, LandingFolderMissing, discover
 
 JOB_NAME = "refresh"
 SCHEDULE_CRON_DEFAULT = "0 5 * * *"
@@ -62,9 +65,62 @@ def build_schedule() -> dg.ScheduleDefinition:
     )
 
 
-def landing_fingerprint(settings: Settings) -> dict[str, list[int]]:
-    """Every landing file by relative path: [size, modification time in ns]."""
-    return {f.relative_path: [f.size, f.mtime_ns] for f in discover(settings.landing_dir)}
+class WarehouseBusy(RuntimeError):
+    """The warehouse cannot be read now (a refresh or another writer holds it)."""
+
+
+def loaded_files(settings: Settings) -> landing.LoadedFiles:
+    """The loader's manifest, read from the warehouse opened read-only, outside a refresh.
+
+    Raises :class:`WarehouseBusy` while a refresh runs (it holds the refresh lock; it loads
+    the files anyway) or when DuckDB cannot open the file read-only (another writer).
+    """
+    if not settings.duckdb_path.exists():
+        return landing.LoadedFiles()  # nothing was ever loaded
+    try:
+        with pipeline.unless_refreshing(settings):
+            try:
+                con = duckdb.connect(str(settings.duckdb_path), read_only=True,
+                                     config={"threads": 1})
+            except duckdb.Error as exc:
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise WarehouseBusy(
+                    f"the warehouse {settings.duckdb_path} cannot be opened read-only "
+                    f"({first_line})") from exc
+            with contextlib.closing(con):
+                return landing.LoadedFiles.read(con)
+    except pipeline.RefreshAlreadyRunning as exc:
+        raise WarehouseBusy(str(exc)) from exc
+
+
+def _stat_key(file: LandingFile) -> list[int]:
+    return [file.size, file.mtime_ns]
+
+
+def pending_files(
+    settings: Settings, hashes: dict[str, list]
+) -> tuple[list[LandingFile], dict[str, list]]:
+    """The landing files the next load would load, and the sensor's hash cache.
+
+    A file in the manifest with the same path, size and modification time is not read; a
+    file whose path is in it with another size or time is hashed once per (size, time)
+    (``hashes``: path -> [size, mtime_ns, sha256], kept in the sensor's cursor) and is new
+    only when its content differs from every version loaded.
+    """
+    files = discover(settings.landing_dir)
+    loaded = loaded_files(settings)
+    cache: dict[str, list] = {}
+
+    def sha256(file: LandingFile) -> str:
+        cached = hashes.get(file.relative_path)
+        if isinstance(cached, list) and len(cached) == 3 and cached[:2] == _stat_key(file):
+            digest = str(cached[2])
+        else:
+            digest = landing._sha256(file.path)
+        cache[file.relative_path] = [*_stat_key(file), digest]
+        return digest
+
+    return landing.new_files(files, loaded, sha256), cache
 
 
 @dg.sensor(
@@ -73,28 +129,44 @@ def landing_fingerprint(settings: Settings) -> dict[str, list[int]]:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Starts a refresh when a landing file appears or changes (name, size, mtime); "
-        "the cursor remembers what was seen. Its first evaluation fires when files exist."
+        "Starts a refresh when the landing folder holds a file the loader has not loaded "
+        "(not in its manifest landing._files with the same path and size/time or content). "
+        "Skips a tick while a refresh runs."
     ),
 )
 def new_landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     settings = Settings.from_env()
     try:
-        current = landing_fingerprint(settings)
-    except LandingFileError as exc:
+        hashes = json.loads(context.cursor) if context.cursor else {}
+    except json.JSONDecodeError:  # a cursor of an older version: only a cache, start over
+        hashes = {}
+    if not isinstance(hashes, dict):
+        hashes = {}
+    try:
+        new, hashes = pending_files(settings, hashes)
+    except (LandingFileError, LandingFolderMissing) as exc:
         return dg.SkipReason(f"not starting a refresh: {exc}")
-    seen: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
-    new = sorted(path for path, stat in current.items() if seen.get(path) != stat)
+    except WarehouseBusy as exc:
+        return dg.SkipReason(f"not checking for new landing files now: {exc}; "
+                             "the next tick checks again")
+    cursor = json.dumps(hashes, sort_keys=True)
     if not new:
-        return dg.SkipReason(f"no new landing files in {settings.landing_dir}")
-    run_key = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
-    shown = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
-    context.log.info(f"{len(new)} new or changed landing file(s): {shown}")
+        return dg.SensorResult(
+            skip_reason=f"no new landing files in {settings.landing_dir} "
+                        "(every file is in the loader's manifest)",
+            cursor=cursor,
+        )
+    # The same files pending give the same run key: Dagster starts that run only once.
+    state = {f.relative_path: _stat_key(f) for f in new}
+    run_key = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+    shown = ", ".join(f.relative_path for f in new[:5])
+    shown += f" and {len(new) - 5} more" if len(new) > 5 else ""
+    context.log.info(f"{len(new)} landing file(s) not loaded yet: {shown}")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(run_key=run_key, tags={"leadscore/new_files": str(len(new))})
         ],
-        cursor=json.dumps(current, sort_keys=True),
+        cursor=cursor,
     )
 
 

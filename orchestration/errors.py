@@ -1,12 +1,17 @@
 """Errors a user can act on: the command prints them without a traceback."""
 
-from orchestration.landing import LandingFileError
+from orchestration.backtest import CannotMeasure
+from orchestration.landing import LandingFileError, LandingFolderMissing
 from orchestration.pipeline import DbtCommandFailed, RefreshAlreadyRunning
 from orchestration.quality.report import QualityGateFailed
 from orchestration.refresh import RefreshFailed
+from orchestration.serving import PublishRefused
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
+    CannotMeasure,
     LandingFileError,
+    LandingFolderMissing,
+    PublishRefused,
     DbtCommandFailed,
     RefreshAlreadyRunning,
     RefreshFailed,

@@ -115,6 +115,23 @@ class LandingFileError(RuntimeError):
         self.problem = problem
 
 
+class LandingFolderMissing(FileNotFoundError):
+    """The landing folder itself does not exist (a mistyped path, an unmounted share)."""
+
+    def __init__(self, path: Path, setting: str = "LEADSCORE_LANDING_DIR"):
+        super().__init__(
+            f"landing folder {path} does not exist; set {setting} to the folder that holds "
+            "the events/, leads/ and orders/ sub-folders (or create it)"
+        )
+        self.path = path
+
+
+def require_folder(landing_dir: Path, setting: str = "LEADSCORE_LANDING_DIR") -> None:
+    """Raise :class:`LandingFolderMissing` unless ``landing_dir`` is a folder."""
+    if not landing_dir.is_dir():
+        raise LandingFolderMissing(landing_dir, setting)
+
+
 @dataclass(frozen=True)
 class LandingFile:
     entity: str
@@ -156,12 +173,15 @@ def file_format(path: Path) -> str | None:
     return None
 
 
-def discover(landing_dir: Path) -> list[LandingFile]:
+def discover(landing_dir: Path, setting: str = "LEADSCORE_LANDING_DIR") -> list[LandingFile]:
     """All landing files, entity by entity, in delivery order (sorted by relative path).
 
-    A missing or empty entity folder is allowed. Hidden files (``.x``, ``_x``) are skipped;
-    any other file with an unknown extension is an error, so nothing is silently ignored.
+    A missing or empty entity folder is allowed, a missing landing folder is not
+    (:class:`LandingFolderMissing`, naming ``setting``). Hidden files (``.x``, ``_x``) are
+    skipped; any other file with an unknown extension is an error, so nothing is silently
+    ignored.
     """
+    require_folder(landing_dir, setting)
     found: list[LandingFile] = []
     for entity in CONTRACT:
         folder = landing_dir / entity
@@ -190,6 +210,63 @@ def discover(landing_dir: Path) -> list[LandingFile]:
                 )
             )
     return found
+
+
+@dataclass(frozen=True)
+class LoadedFiles:
+    """What the manifest (``landing._files``) says was loaded: each version of a file by
+    path + size + modification time and by path + content hash."""
+
+    by_stat: frozenset[tuple[str, int, int]] = frozenset()
+    by_hash: frozenset[tuple[str, str]] = frozenset()
+    paths: frozenset[str] = frozenset()
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection) -> "LoadedFiles":
+        """The manifest of the warehouse ``con`` is connected to (empty when it has none)."""
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [LANDING_SCHEMA, MANIFEST_TABLE.split(".", 1)[1]],
+        ).fetchone()[0]
+        if not exists:
+            return cls()
+        rows = con.execute(
+            f"select relative_path, size, mtime_ns, sha256 from {MANIFEST_TABLE}"
+        ).fetchall()
+        return cls(frozenset((r[0], r[1], r[2]) for r in rows),
+                   frozenset((r[0], r[3]) for r in rows),
+                   frozenset(r[0] for r in rows))
+
+    def same_stat(self, file: LandingFile) -> bool:
+        """Loaded with this path, size and modification time: no need to read it."""
+        return (file.relative_path, file.size, file.mtime_ns) in self.by_stat
+
+    def same_content(self, file: LandingFile, sha256: str) -> bool:
+        """Loaded with this path and content (re-delivered or touched, not changed)."""
+        return (file.relative_path, sha256) in self.by_hash
+
+    def knows_path(self, file: LandingFile) -> bool:
+        return file.relative_path in self.paths
+
+
+def new_files(
+    files: Iterable[LandingFile],
+    loaded: LoadedFiles,
+    sha256: Callable[[LandingFile], str] | None = None,
+) -> list[LandingFile]:
+    """The files the next load would load (the loader's own rule): not in the manifest
+    with the same path, size and modification time, nor with the same path and content.
+    Only a file whose path is known with another size or time is hashed (``sha256``)."""
+    digest = sha256 or (lambda file: _sha256(file.path))
+    pending = []
+    for file in files:
+        if loaded.same_stat(file):
+            continue
+        if loaded.knows_path(file) and loaded.same_content(file, digest(file)):
+            continue
+        pending.append(file)
+    return pending
 
 
 def _sha256(path: Path) -> str:
@@ -325,20 +402,16 @@ def load(
             for entity in CONTRACT:
                 con.execute(f"delete from {LANDING_SCHEMA}.{entity}")
             con.execute(f"delete from {MANIFEST_TABLE}")
-        known = con.execute(
-            f"select relative_path, size, mtime_ns, sha256 from {MANIFEST_TABLE}"
-        ).fetchall()
-        by_stat = {(r[0], r[1], r[2]) for r in known}
-        by_hash = {(r[0], r[3]) for r in known}
+        loaded = LoadedFiles.read(con)
         batch_id = con.execute(
             f"select coalesce(max(batch_id), 0) + 1 from {MANIFEST_TABLE}"
         ).fetchone()[0]
         result = LoadResult(batch_id=batch_id, loaded_at=loaded_at)
         for file in files:
-            if (file.relative_path, file.size, file.mtime_ns) in by_stat:
+            if loaded.same_stat(file):
                 continue
             sha = _sha256(file.path)
-            if (file.relative_path, sha) in by_hash:
+            if loaded.same_content(file, sha):
                 # Same content, new timestamp: remember the new stat, load nothing.
                 con.execute(
                     f"update {MANIFEST_TABLE} set size = ?, mtime_ns = ? "

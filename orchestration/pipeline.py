@@ -14,10 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -35,21 +37,46 @@ class DbtCommandFailed(RuntimeError):
     """dbt exited non-zero; the message carries the tail of its output."""
 
 
+#: Seconds a refresh that does not wait keeps trying for the lock: the sensor holds it
+#: shared for the few milliseconds it reads the loader's manifest.
+LOCK_GRACE_SECONDS = 2.0
+
+
+def _lock_path(settings: Settings) -> Path:
+    return settings.duckdb_path.with_name(settings.duckdb_path.name + ".lock")
+
+
+def _flock_within(handle: Any, flags: int, seconds: float) -> None:
+    """flock with LOCK_NB, retried for ``seconds`` (raises the last OSError)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), flags | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def refresh_lock(settings: Settings, wait: bool = False) -> Iterator[Path]:
     """One refresh at a time per warehouse: an exclusive lock file beside the DuckDB file.
 
-    With ``wait=False`` a second refresh exits at once with :class:`RefreshAlreadyRunning`.
-    The lock is released by the kernel when the process dies, so a killed run never
-    leaves a stale lock behind.
+    With ``wait=False`` a second refresh exits with :class:`RefreshAlreadyRunning` (after
+    a grace of ``LOCK_GRACE_SECONDS``, the longest a sensor tick holds it shared). The lock
+    is released by the kernel when the process dies, so a killed run never leaves a stale
+    lock behind.
     """
-    lock_path = settings.duckdb_path.with_name(settings.duckdb_path.name + ".lock")
+    lock_path = _lock_path(settings)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = lock_path.open("a+")
     try:
-        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
         try:
-            fcntl.flock(handle.fileno(), flags)
+            if wait:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            else:
+                _flock_within(handle, fcntl.LOCK_EX, LOCK_GRACE_SECONDS)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 handle.seek(0)
@@ -66,6 +93,24 @@ def refresh_lock(settings: Settings, wait: bool = False) -> Iterator[Path]:
         yield lock_path
     finally:
         handle.close()
+
+
+@contextlib.contextmanager
+def unless_refreshing(settings: Settings) -> Iterator[None]:
+    """Hold the refresh lock *shared* for a short read of the warehouse outside a refresh
+    (the sensor): raises :class:`RefreshAlreadyRunning` at once while a refresh holds it,
+    and keeps a refresh from starting (for at most its grace) while the block runs."""
+    lock_path = _lock_path(settings)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise RefreshAlreadyRunning(
+                    f"a refresh of {settings.duckdb_path} is running") from exc
+            raise
+        yield  # closing the file releases the lock
 
 
 def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration import pipeline, serving
+from orchestration import landing, pipeline, serving
 from orchestration.config import Settings
 from orchestration.landing import LandingFile, LoadResult
 
@@ -75,6 +75,7 @@ def refresh(
     the serving layer at its previous version.
     """
     as_of = pipeline.normalise_as_of(as_of)
+    landing.require_folder(settings.landing_dir)  # before any work: a mistyped path
     started = time.perf_counter()
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     with pipeline.refresh_lock(settings, wait=wait):
@@ -253,11 +254,14 @@ def _checks_section(checks: list[CheckResult], settings: Settings) -> list[str]:
             if len(warnings) > 10:
                 lines.append(f"    ... and {len(warnings) - 10} more (see the Data Docs)")
         else:
+            fed = [name for name, on in (meta.get("shop_feeds") or {}).items() if on]
+            shape = f" (shop feeds {', '.join(fed) or 'nothing'})" if "shop_feeds" in meta else ""
             lines.append(
                 f"  GX {check.asset} ({check.check}): {state}; "
                 f"{meta.get('expectations_met', 0)}/{meta.get('expectations_evaluated', 0)} "
-                "expectations met"
+                f"expectations met{shape}"
             )
+            lines += [f"    - not run: {reason}" for reason in (meta.get("not_run") or [])]
         lines += [f"    - {f}" for f in (meta.get("blocking_failures") or [])]
     dbt = [c for c in checks if not c.is_gx]
     failed = [c for c in dbt if not c.passed]

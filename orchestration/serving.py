@@ -7,6 +7,12 @@
   ``lead_score_history``;
 - ``manifest.json``: as_of, row counts, when it was published (written last).
 
+A refresh that found nothing never publishes it away: a ``lead_scores`` without leads
+never replaces a published one that has leads, and one that lost more than
+``LEADSCORE_MAX_LEAD_LOSS`` of the published version's leads is not published either
+(:class:`PublishRefused`; BI keeps the previous version). ``as_of`` is never null: an
+empty mart is published with the as_of of the run that built it.
+
 Publishing is atomic per file: everything is written to hidden temporary files in the
 same folder, flushed to disk, then renamed over the published names (``os.replace``).
 A reader sees the previous version or the new one, never a half-written file. A reader
@@ -43,11 +49,16 @@ TABLES: dict[str, str] = {
 TEMP_MARKER = ".publishing-"
 
 
+class PublishRefused(RuntimeError):
+    """The new marts would replace the published version with far fewer leads; the
+    message says what was found, what is published and what to check."""
+
+
 @dataclass(frozen=True)
 class Publication:
     """What one publish wrote (also the content of manifest.json)."""
 
-    as_of: str | None
+    as_of: str
     published_at: str
     row_counts: dict[str, int]
     files: dict[str, str]
@@ -116,20 +127,58 @@ def _temp_path(serving_dir: Path, name: str, tag: str) -> Path:
     return serving_dir / f".{name}{TEMP_MARKER}{os.getpid()}-{tag}"
 
 
-def publish(settings: Settings, run_id: str | None = None) -> Publication:
-    """Copy the marts from the warehouse (opened read-only) to the serving folder."""
+def check_lead_count(settings: Settings, leads: int, previous: dict[str, Any] | None) -> None:
+    """Raise :class:`PublishRefused` when ``leads`` would replace the published version
+    (``previous``, its manifest) with none or with too few of its leads."""
+    published = int(((previous or {}).get("row_counts") or {}).get("lead_scores") or 0)
+    if published == 0:
+        return
+    version = (f"the {published:,} leads of the version published {previous.get('published_at')} "
+               f"(as_of {previous.get('as_of')})")
+    if leads == 0:
+        raise PublishRefused(
+            f"not published: marts.lead_scores has no leads, so it would replace {version}, "
+            "which BI keeps reading; check that LEADSCORE_LANDING_DIR "
+            f"({settings.landing_dir}) is the shop's landing folder and holds its files "
+            f"(to publish an empty mart on purpose, delete {manifest_path(settings.serving_dir)})"
+        )
+    lost = 1 - leads / published
+    if lost > settings.max_lead_loss:
+        raise PublishRefused(
+            f"not published: marts.lead_scores has {leads:,} leads, {lost:.0%} fewer than "
+            f"{version}, more than LEADSCORE_MAX_LEAD_LOSS ({settings.max_lead_loss:g}) allows, "
+            "so BI keeps reading that version; check that LEADSCORE_LANDING_DIR "
+            f"({settings.landing_dir}) holds every file of the shop, or raise "
+            "LEADSCORE_MAX_LEAD_LOSS if the loss is real"
+        )
+
+
+def publish(settings: Settings, run_id: str | None = None, as_of: str | None = None) -> Publication:
+    """Copy the marts from the warehouse (opened read-only) to the serving folder.
+
+    ``as_of``: the run's as_of, published when the mart has no rows to read it from.
+    Raises :class:`PublishRefused` (and publishes nothing) when the new lead_scores has
+    lost its leads (:func:`check_lead_count`).
+    """
     serving_dir = settings.serving_dir
     serving_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(serving_dir)
+    previous = read_manifest(serving_dir)
     tag = uuid.uuid4().hex[:8]
     tmp_parquet = _temp_path(serving_dir, PARQUET_NAME, tag)
     tmp_duckdb = _temp_path(serving_dir, DUCKDB_NAME, tag)
     tmp_manifest = _temp_path(serving_dir, MANIFEST_NAME, tag)
     temps = [tmp_parquet, tmp_duckdb, tmp_duckdb.with_name(tmp_duckdb.name + ".wal"), tmp_manifest]
     try:
-        row_counts, as_of = _write_copies(settings, tmp_duckdb, tmp_parquet)
+        row_counts, mart_as_of = _write_copies(settings, tmp_duckdb, tmp_parquet)
+        check_lead_count(settings, row_counts["lead_scores"], previous)
+        if (mart_as_of or as_of) is None:
+            raise ValueError(
+                "not published: marts.lead_scores is empty and the run's as_of was not given, "
+                "so nothing would say when the scores are from"
+            )
         publication = Publication(
-            as_of=as_of,
+            as_of=mart_as_of or as_of,
             published_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             row_counts=row_counts,
             files={"parquet": PARQUET_NAME, "duckdb": DUCKDB_NAME},

@@ -163,6 +163,8 @@ class GxValidator:
     def _observed(details: dict[str, Any], rows: int, meta: dict[str, Any]) -> str:
         if "unexpected_count" in details:
             total = details.get("element_count", rows)
+            if meta.get("judged_on_non_null"):  # a column whose nulls are out of scope
+                total = int(total) - int(details.get("missing_count") or 0)
             what = meta.get("unexpected_label", "unexpected")
             return f"{_fmt_share(int(details['unexpected_count']), int(total))} {what}"
         if "observed_value" in details:

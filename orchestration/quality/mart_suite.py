@@ -3,6 +3,12 @@
 Every expectation here is blocking: the serving files stay at the previous version when
 one fails. The mart is read from the warehouse (read-only, after dbt has exited) as a
 pandas DataFrame; dbt's own tests keep guarding the warehouse-scale invariants.
+
+The gate knows which dimensions the shop feeds (``int_lead_spine``: profiles, events,
+orders), as the score weights do: a check that means nothing for the shop's shape is not
+run, and the report says which and why (``not_run``). The fit grade comes from the
+profile alone (a lead without one is grade D by definition), so the share per grade is
+judged on the leads that have a profile, and not at all in a shop without profiles.
 """
 
 from __future__ import annotations
@@ -44,22 +50,97 @@ MIN_ROWS_FOR_STDEV = 10
 MIN_ROWS_FOR_GRADE_SHARE = 50
 
 
+#: The fit grade of the leads with a profile (null for the others): the grade-share column.
+PROFILED_GRADE = "profiled_fit_grade"
+
+
+@dataclass(frozen=True)
+class ShopShape:
+    """Which landing entities feed the shop's leads (any lead at ``as_of``)."""
+
+    profiles: bool = True
+    events: bool = True
+    orders: bool = True
+
+    def as_metadata(self) -> dict[str, bool]:
+        return {"profiles": self.profiles, "events": self.events, "orders": self.orders}
+
+    def describe(self) -> str:
+        fed = [name for name, on in self.as_metadata().items() if on]
+        return "shop feeds " + (", ".join(fed) if fed else "nothing")
+
+
 @dataclass(frozen=True)
 class MartBatch:
+    """The mart's checked columns (plus ``has_profile`` per lead when known), the number
+    of known leads and the shop's shape (default: every dimension fed)."""
+
     frame: pd.DataFrame
     known_leads: int
+    shape: ShopShape = ShopShape()
 
 
 def read_mart(settings: Settings) -> MartBatch:
-    """The mart's checked columns and the number of known leads (``int_lead_spine``)."""
+    """The mart's checked columns, which lead has a profile, the number of known leads and
+    the dimensions the shop feeds (all from ``int_lead_spine``)."""
+    columns = ", ".join(f"mart.{c}" for c in COLUMNS)
     with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
-        frame = con.execute(f"select {', '.join(COLUMNS)} from {MART}").df()
-        known = int(con.execute(f"select count(*) from {SPINE}").fetchone()[0])
-    return MartBatch(frame=frame, known_leads=known)
+        frame = con.execute(
+            f"select {columns}, coalesce(spine.has_profile, false) as has_profile "
+            f"from {MART} as mart left join {SPINE} as spine on mart.lead_id = spine.lead_id"
+        ).df()
+        known, profiles, events, orders = con.execute(
+            "select count(*), coalesce(bool_or(has_profile), false), "
+            "coalesce(bool_or(has_events), false), coalesce(bool_or(has_orders), false) "
+            f"from {SPINE}"
+        ).fetchone()
+    return MartBatch(frame=frame, known_leads=int(known),
+                     shape=ShopShape(bool(profiles), bool(events), bool(orders)))
 
 
-def build_suite(rows: int, known_leads: int, max_grade_share: float) -> gx.ExpectationSuite:
-    """The mart suite; size-dependent distribution checks are added only on enough rows."""
+def not_run(batch: MartBatch) -> list[str]:
+    """The checks that mean nothing for this shop's shape or size, each with the reason."""
+    skipped = []
+    profiled = _profiled_leads(batch.frame)
+    if not batch.shape.profiles:
+        skipped.append(
+            "one fit grade holds at most LEADSCORE_MAX_GRADE_SHARE of the leads: the shop "
+            "feeds no profiles (leads/), so every lead is fit grade D by definition")
+    elif profiled <= MIN_ROWS_FOR_GRADE_SHARE:
+        skipped.append(
+            "one fit grade holds at most LEADSCORE_MAX_GRADE_SHARE of the leads: only "
+            f"{profiled} lead(s) have a profile (judged on more than {MIN_ROWS_FOR_GRADE_SHARE})")
+    if len(batch.frame) <= MIN_ROWS_FOR_STDEV:
+        skipped.append(
+            f"not all leads scored the same: only {len(batch.frame)} lead(s) "
+            f"(judged on more than {MIN_ROWS_FOR_STDEV})")
+    return skipped
+
+
+def _profiled_leads(frame: pd.DataFrame) -> int:
+    if "has_profile" not in frame.columns:
+        return len(frame)
+    return int(frame["has_profile"].fillna(False).astype(bool).sum())
+
+
+def _with_profiled_grade(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame plus the fit grade of the leads with a profile (null for the others)."""
+    frame = frame.copy()
+    if "has_profile" in frame.columns:
+        profiled = frame["has_profile"].fillna(False).astype(bool)
+        frame[PROFILED_GRADE] = frame["fit_grade"].where(profiled, None)
+    else:
+        frame[PROFILED_GRADE] = frame["fit_grade"]
+    return frame
+
+
+def build_suite(
+    rows: int, known_leads: int, max_grade_share: float, profiled_leads: int | None = None,
+    shape: ShopShape = ShopShape(),
+) -> gx.ExpectationSuite:
+    """The mart suite; distribution checks are added only where the shop's shape and size
+    give them a meaning (see :func:`not_run`)."""
+    profiled_leads = rows if profiled_leads is None else profiled_leads
     suite = gx.ExpectationSuite(name="mart_lead_scores")
     add = suite.add_expectation
     add(gxe.ExpectTableRowCountToEqual(
@@ -88,16 +169,18 @@ def build_suite(rows: int, known_leads: int, max_grade_share: float) -> gx.Expec
         add(gxe.ExpectColumnStdevToBeBetween(
             column="lead_score", min_value=0, strict_min=True,
             description=f"not all leads scored the same (stdev > 0 on > {MIN_ROWS_FOR_STDEV} leads)"))
-    if rows > MIN_ROWS_FOR_GRADE_SHARE:
+    if shape.profiles and profiled_leads > MIN_ROWS_FOR_GRADE_SHARE:
         for grade in vocabularies["fit_grade"][0]:
-            # "at least (1 - max) of the leads are not grade X" == "share of X <= max"
+            # "at least (1 - max) of the leads are not grade X" == "share of X <= max";
+            # GX leaves out the nulls (leads without a profile) of the column it judges
             add(gxe.ExpectColumnValuesToNotBeInSet(
-                column="fit_grade", value_set=[grade], mostly=max(0.0, 1.0 - max_grade_share),
+                column=PROFILED_GRADE, value_set=[grade], mostly=max(0.0, 1.0 - max_grade_share),
                 description=(
-                    f"grade {grade} holds at most {max_grade_share:.0%} of the leads "
-                    "(LEADSCORE_MAX_GRADE_SHARE)"
+                    f"grade {grade} holds at most {max_grade_share:.0%} of the leads with a "
+                    "profile (LEADSCORE_MAX_GRADE_SHARE)"
                 ),
-                meta={"unexpected_label": f"grade {grade}"}))
+                meta={"unexpected_label": f"grade {grade}", "column": "fit_grade",
+                      "judged_on_non_null": True}))
     return suite
 
 
@@ -105,16 +188,21 @@ def validate_mart(settings: Settings, batch: MartBatch | None = None) -> tuple[S
     """Validate the mart; returns the report and the Data Docs index page."""
     batch = batch or read_mart(settings)
     validator = GxValidator(settings.gx_docs_dir / "mart", index_columns=["lead_id"])
-    suite = build_suite(len(batch.frame), batch.known_leads, settings.max_grade_share)
+    profiled = _profiled_leads(batch.frame)
+    suite = build_suite(len(batch.frame), batch.known_leads, settings.max_grade_share,
+                        profiled_leads=profiled, shape=batch.shape)
     grades = batch.frame["fit_grade"].value_counts(normalize=True).sort_index()
-    notes = []
+    skipped = not_run(batch)
+    notes = [f"{batch.shape.describe()}; {profiled:,} of {len(batch.frame):,} leads have a profile"]
     if len(grades):
         notes.append("fit grades: " + ", ".join(f"{g} {share:.0%}" for g, share in grades.items()))
+    notes += [f"not run: {reason}" for reason in skipped]
     report = validator.validate(
-        batch.frame,
+        _with_profiled_grade(batch.frame),
         suite,
         batch_name=MART,
         notes=notes,
-        extra={"known_leads": batch.known_leads},
+        extra={"known_leads": batch.known_leads, "shop_feeds": batch.shape.as_metadata(),
+               "not_run": skipped},
     )
     return report, validator.build_docs()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -129,33 +130,109 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def test_sensor_fires_on_new_files_and_only_then(definitions: ModuleType, sensor_env: Workspace) -> None:
-    landing = sensor_env.landing_dir
+def skip_message(result) -> str | None:
+    """The skip reason of a tick, None when it requested a run."""
+    if isinstance(result, dg.SkipReason):
+        return result.skip_message
+    assert isinstance(result, dg.SensorResult)
+    if result.run_requests:
+        return None
+    return result.skip_reason.skip_message
 
-    assert isinstance(tick(definitions, None), dg.SkipReason)  # nothing there yet
 
-    write(landing / "events" / "events_1.csv", "event_id\n1\n")
+EVENTS = "event_id,occurred_at,lead_id,anonymous_id,event_type\n"
+
+
+def test_sensor_judges_new_files_by_the_loaders_manifest(
+    definitions: ModuleType, sensor_env: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration import landing, pipeline
+
+    files = sensor_env.landing_dir
+    settings = sensor_env.settings()
+    files.mkdir()
+    assert "no new landing files" in skip_message(tick(definitions, None))  # nothing there yet
+
+    events = files / "events" / "events_1.csv"
+    write(events, EVENTS + "e1,2024-06-01T10:00:00Z,L1,,page_view\n")
     first = tick(definitions, None)
-    assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 1
-    assert json.loads(first.cursor) == {
-        "events/events_1.csv": [11, os.stat(landing / "events" / "events_1.csv").st_mtime_ns]}
+    assert skip_message(first) is None and len(first.run_requests) == 1
+    # until a load has taken it, the file stays new: the same run key (Dagster runs it once)
+    assert tick(definitions, first.cursor).run_requests[0].run_key == first.run_requests[0].run_key
 
-    again = tick(definitions, first.cursor)  # nothing new: no run
-    assert isinstance(again, dg.SkipReason) and "no new landing files" in again.skip_message
+    pipeline.load_landing(settings)  # what the refresh it started does first
+    for cursor in (first.cursor, None):  # None: a sensor that never ticked (a new UI)
+        assert "no new landing files" in skip_message(tick(definitions, cursor))
 
-    write(landing / "orders" / "orders_1.jsonl", '{"order_id": "o1"}\n')
-    second = tick(definitions, first.cursor)
-    assert isinstance(second, dg.SensorResult) and len(second.run_requests) == 1
+    orders = files / "orders" / "orders_1.jsonl"
+    write(orders, '{"order_id": "o1", "lead_id": "L1", "ordered_at": "2024-06-01", "amount": 5}\n')
+    second = tick(definitions, None)
+    assert skip_message(second) is None
+    assert second.run_requests[0].tags["leadscore/new_files"] == "1"
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
-    assert isinstance(tick(definitions, second.cursor), dg.SkipReason)
+    pipeline.load_landing(settings)
 
-    write(landing / "events" / "events_1.csv", "event_id\n1\n2\n")  # re-delivered, changed
-    third = tick(definitions, second.cursor)
-    assert isinstance(third, dg.SensorResult) and third.run_requests[0].tags[
-        "leadscore/new_files"] == "1"
+    # a file the manifest knows with the same path, size and time is never read again
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"{path} was hashed")
 
-    write(landing / "events" / "_partial.csv", "still being copied")  # hidden: ignored
-    assert isinstance(tick(definitions, third.cursor), dg.SkipReason)
+    with monkeypatch.context() as patch:
+        patch.setattr(landing, "_sha256", no_hashing)
+        assert skip_message(tick(definitions, None)) is not None
+
+    # touched, same content (e.g. copied again): hashed once, not new
+    stat = events.stat()
+    os.utime(events, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    touched = tick(definitions, None)
+    assert "no new landing files" in skip_message(touched)
+    with monkeypatch.context() as patch:  # the next tick takes the hash from its cursor
+        patch.setattr(landing, "_sha256", no_hashing)
+        assert skip_message(tick(definitions, touched.cursor)) is not None
+
+    write(events, EVENTS + "e1,2024-06-01T10:00:00Z,L1,,page_view\ne2,2024-06-01T11:00:00Z,L1,,login\n")
+    changed = tick(definitions, touched.cursor)  # re-delivered with new content
+    assert skip_message(changed) is None
+    assert changed.run_requests[0].tags["leadscore/new_files"] == "1"
+    pipeline.load_landing(settings)
+    assert skip_message(tick(definitions, changed.cursor)) is not None
+
+    write(files / "events" / "_partial.csv", "still being copied")  # hidden: ignored
+    assert skip_message(tick(definitions, None)) is not None
+
+
+HOLD_WRITER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_sensor_skips_the_tick_while_the_warehouse_is_being_written(
+    definitions: ModuleType, sensor_env: Workspace
+) -> None:
+    from orchestration import pipeline
+
+    settings = sensor_env.settings()
+    write(sensor_env.landing_dir / "events" / "events_1.csv",
+          EVENTS + "e1,2024-06-01T10:00:00Z,L1,,page_view\n")
+    pipeline.load_landing(settings)
+    with pipeline.refresh_lock(settings):  # a refresh runs: it will load the files itself
+        message = skip_message(tick(definitions, None))
+    assert message and "refresh" in message and "is running" in message
+    assert "next tick" in message
+
+    # another process writes the warehouse (DuckDB's own lock): skip, do not fail
+    writer = subprocess.Popen([sys.executable, "-c", HOLD_WRITER, str(settings.duckdb_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        message = skip_message(tick(definitions, None))
+    finally:
+        writer.kill()
+        writer.wait()
+    assert message and "cannot be opened read-only" in message
+    assert str(settings.duckdb_path) in message
 
 
 def test_sensor_skips_with_the_reason_when_a_file_cannot_be_loaded(

@@ -21,7 +21,7 @@ from orchestration import pipeline
 from orchestration.landing import discover, file_relation
 from orchestration.quality import QualityGateFailed
 from orchestration.quality.landing_suite import MIN_ROWS_FOR_SHARE, LandingGate, gate_frame
-from orchestration.quality.mart_suite import MartBatch, validate_mart
+from orchestration.quality.mart_suite import MartBatch, ShopShape, validate_mart
 from orchestration.quality.reference import fit_grades, lifecycle_stages, recommended_actions
 
 EVENT_HEADER = "event_id,occurred_at,lead_id,anonymous_id,event_type\n"
@@ -299,6 +299,35 @@ def test_grade_share_bound_comes_from_the_environment(workspace: Workspace) -> N
     assert mart_failures(workspace, good_mart(), LEADSCORE_MAX_GRADE_SHARE="0.5") == []
     failures = mart_failures(workspace, good_mart(), LEADSCORE_MAX_GRADE_SHARE="0.2")
     assert len(failures) == 4 and all("at most 20%" in f for f in failures)  # 25% each
+
+
+def test_grade_share_is_not_judged_in_a_shop_without_profiles(workspace: Workspace) -> None:
+    frame = good_mart()
+    frame["fit_grade"] = "D"  # no profile: every lead is grade D by definition
+    frame["has_profile"] = False
+    orders_only = ShopShape(profiles=False, events=False, orders=True)
+    report, _ = validate_mart(workspace.settings(), MartBatch(frame, len(frame), orders_only))
+    assert report.passed, report.describe()
+    (reason,) = report.extra["not_run"]
+    assert "no profiles" in reason and "LEADSCORE_MAX_GRADE_SHARE" in reason
+    assert f"not run: {reason}" in report.describe()
+    assert report.extra["shop_feeds"] == {"profiles": False, "events": False, "orders": True}
+
+
+def test_grade_share_is_judged_on_the_leads_with_a_profile(workspace: Workspace) -> None:
+    # 60 profiled leads of every grade and 3,000 buyers without a profile (grade D)
+    profiled = good_mart().assign(has_profile=True)
+    buyers = good_mart(3000).assign(fit_grade="D", has_profile=False)
+    buyers["lead_id"] = [f"B{i:05d}" for i in range(len(buyers))]
+    frame = pd.concat([profiled, buyers], ignore_index=True)
+    report, _ = validate_mart(workspace.settings(), MartBatch(frame, len(frame)))
+    assert report.passed and report.extra["not_run"] == [], report.describe()
+    # ... and it still bites when the profiled leads all share one grade
+    frame.loc[frame["has_profile"], "fit_grade"] = "A"
+    report, _ = validate_mart(workspace.settings(), MartBatch(frame, len(frame)))
+    (failure,) = [o.describe() for o in report.blocking_failures]
+    assert "grade A holds at most 98% of the leads with a profile" in failure
+    assert "found 60 of 60 (100.0%) grade A" in failure and "(lead_id L00" in failure
 
 
 def test_report_metadata_is_json(workspace: Workspace) -> None:

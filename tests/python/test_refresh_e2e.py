@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -27,6 +29,7 @@ from fixtures_orchestration import (  # noqa: F401  (fixtures)
     generate_landing,
     leadscore_command,
     orchestration_session,
+    patched_environ,
     workspace,
 )
 from test_serving import start_reader, stop_reader
@@ -184,3 +187,62 @@ def test_killed_refresh_leaves_serving_intact_and_next_run_recovers(built: Built
             str(ws.serving_dir / serving.DUCKDB_NAME), read_only=True)) as con:
         assert con.execute("select max(as_of) from lead_scores").fetchone()[0] == pd.Timestamp(
             "2024-07-02")
+
+
+def test_the_sensor_requests_no_run_after_a_refresh_loaded_the_files(built: Built) -> None:
+    """Opening the UI after `make run`: the sensor's first tick finds nothing new."""
+    import dagster as dg
+
+    from orchestration import definitions
+
+    with patched_environ(built.workspace.env):
+        tick = definitions.new_landing_files(
+            dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
+    assert isinstance(tick, dg.SensorResult) and not tick.run_requests
+    assert "no new landing files" in tick.skip_reason.skip_message
+
+
+# ------------------------------------------- a run that finds nothing publishes nothing
+
+
+def test_a_missing_landing_folder_is_an_error_naming_it(workspace: Workspace) -> None:
+    missing = workspace.root / "landnig"  # a mistyped LEADSCORE_LANDING_DIR
+    env = workspace.subprocess_env(LEADSCORE_LANDING_DIR=str(missing))
+    for args in (("run",), ("run", "--demo-if-empty")):  # the demo is for data/landing only
+        started = time.monotonic()
+        proc = subprocess.run(leadscore_command(*args, "--as-of", AS_OF), env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("leadscore")]
+        assert line.startswith(f"leadscore: error: landing folder {missing} does not exist")
+        assert "LEADSCORE_LANDING_DIR" in line and "error" not in line[len("leadscore: error:"):]
+        assert time.monotonic() - started < 60  # said before any work
+        assert not missing.exists() and not workspace.serving_dir.exists()
+
+
+def test_a_refresh_that_finds_nothing_keeps_the_published_version(
+    built: Built, workspace: Workspace
+) -> None:
+    # a copy of the published shop whose landing folder is (mistakenly) empty: full refresh
+    source = built.workspace
+    shutil.copy2(source.settings().duckdb_path, workspace.settings().duckdb_path)
+    shutil.copytree(source.serving_dir, workspace.serving_dir)
+    workspace.landing_dir.mkdir()
+    settings = workspace.settings()
+    before = published(settings.serving_dir)
+    with pytest.raises(RefreshFailed) as caught:
+        refresh(settings, as_of=AS_OF, full_refresh=True)
+    message = str(caught.value)
+    assert "Step serving_export failed" in message
+    assert "marts.lead_scores has no leads" in message and str(settings.landing_dir) in message
+    assert "serving layer was not updated" in message
+    assert published(settings.serving_dir) == before
+
+
+def test_the_first_publication_has_an_as_of_even_when_empty(workspace: Workspace) -> None:
+    workspace.landing_dir.mkdir()  # an empty shop: nothing to score yet, but it is on time
+    result = refresh(workspace.settings())  # as_of: the run's start
+    manifest = serving.read_manifest(workspace.serving_dir)
+    assert manifest["row_counts"]["lead_scores"] == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", manifest["as_of"] or "")
+    assert f"as_of {manifest['as_of']}" in result.report

@@ -156,3 +156,58 @@ def test_a_reader_holding_the_file_open_neither_blocks_nor_breaks_a_publish(
     # the reader kept a consistent view of the version it opened, and never failed
     assert seen and set(seen) == {10}
     assert serving.read_manifest(settings.serving_dir)["row_counts"]["lead_scores"] == 20
+
+
+# ------------------------------------------------- a refresh that lost its leads
+
+
+def test_an_empty_mart_never_replaces_a_published_one(workspace: Workspace) -> None:
+    settings = workspace.settings()
+    make_warehouse(settings, leads=12)
+    serving.publish(settings, run_id="r1")
+    before = published_state(settings.serving_dir)
+    make_warehouse(settings, leads=0)  # e.g. a full refresh of an empty landing folder
+    for allowed_loss in ("0.5", "1"):  # even with the loss check turned off
+        with pytest.raises(RuntimeError) as caught:
+            serving.publish(workspace.settings(LEADSCORE_MAX_LEAD_LOSS=allowed_loss), run_id="r2")
+        message = str(caught.value)
+        assert "marts.lead_scores has no leads" in message
+        assert "12 leads" in message and "as_of 2024-07-01 00:00:00" in message
+        assert str(settings.landing_dir) in message and "LEADSCORE_LANDING_DIR" in message
+        assert "\n" not in message
+        assert published_state(settings.serving_dir) == before
+
+
+def test_a_mart_that_lost_most_of_its_leads_is_not_published(workspace: Workspace) -> None:
+    settings = workspace.settings()
+    make_warehouse(settings, leads=100)
+    serving.publish(settings)
+    before = published_state(settings.serving_dir)
+    make_warehouse(settings, leads=40, as_of="2024-07-02")  # 60 % lost, default allows 50 %
+    with pytest.raises(RuntimeError) as caught:
+        serving.publish(settings)
+    message = str(caught.value)
+    assert "40 leads, 60% fewer than the 100" in message
+    assert "LEADSCORE_MAX_LEAD_LOSS (0.5)" in message
+    assert published_state(settings.serving_dir) == before
+    # the threshold is a setting: allowing 70 % publishes, then a small loss passes as usual
+    serving.publish(workspace.settings(LEADSCORE_MAX_LEAD_LOSS="0.7"))
+    assert serving.read_manifest(settings.serving_dir)["row_counts"]["lead_scores"] == 40
+    make_warehouse(settings, leads=30, as_of="2024-07-03")
+    assert serving.publish(settings).row_counts["lead_scores"] == 30
+
+
+def test_the_published_as_of_is_never_null(workspace: Workspace) -> None:
+    settings = workspace.settings()
+    make_warehouse(settings, leads=0)  # nothing published yet: an empty mart may go out
+    publication = serving.publish(settings, as_of="2024-07-01 06:00:00")
+    assert publication.as_of == "2024-07-01 06:00:00"
+    assert serving.read_manifest(settings.serving_dir)["as_of"] == "2024-07-01 06:00:00"
+    with pytest.raises(ValueError, match="as_of"):
+        serving.publish(settings)  # an empty mart and no as_of: nothing says when it is
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "half"])
+def test_max_lead_loss_is_validated(workspace: Workspace, value: str) -> None:
+    with pytest.raises(ValueError, match=f"LEADSCORE_MAX_LEAD_LOSS must be a number from 0 to 1, got '{value}'"):
+        workspace.settings(LEADSCORE_MAX_LEAD_LOSS=value)
