@@ -34,6 +34,7 @@ EXPECTED_QUARANTINE: list[tuple[str, int, str, str]] = [
     ("orders/orders_2026-10-01.jsonl", 8, "orders", "unparseable_timestamp"),
     ("orders/orders_2026-10-01.jsonl", 9, "orders", "future_timestamp"),
     ("orders/orders_2026-10-01.jsonl", 10, "orders", "conflicting_redelivery"),
+    ("orders/orders_2026-10-01.jsonl", 11, "orders", "future_timestamp"),
     ("orders/orders_2026-10-02.jsonl", 1, "orders", "exact_redelivery"),
 ]
 
@@ -111,6 +112,8 @@ def write_bad_landing(landing: Path) -> None:
             {**order, "order_id": "o7", "ordered_at": "32/13/2026", "updated_at": None},
             {**order, "order_id": "o8", "ordered_at": "2099-01-01T00:00:00Z", "updated_at": None},
             {**order, "order_id": "o9", "amount": 10, "currency": "CHF", "updated_at": None},
+            # placed in 2099 although its update is stamped in the past: still impossible
+            {**order, "order_id": "o10", "ordered_at": "2099-01-01T00:00:00Z"},
         ],
     )
     _jsonl(

@@ -67,8 +67,11 @@ validated as (
             when parsed.amount < 0 then 'negative_amount'
             when statuses.order_status is null then 'unknown_status'
             when currencies.currency is null then 'unknown_currency'
+            -- either stamp in the future: an order placed in 2099 with a plausible
+            -- updated_at is as impossible as the reverse
             when
-                coalesce(parsed.updated_at, parsed.ordered_at)
+                parsed.ordered_at > {{ dbt.dateadd('minute', var('future_tolerance_minutes'), 'parsed._loaded_at') }}
+                or parsed.updated_at
                 > {{ dbt.dateadd('minute', var('future_tolerance_minutes'), 'parsed._loaded_at') }}
                 then 'future_timestamp'
         end as invalid_reason
