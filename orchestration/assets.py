@@ -32,7 +32,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from orchestration import pipeline, serving
+from orchestration import housekeeping, pipeline, serving
 from orchestration.config import PROJECT_ROOT, Settings
 from orchestration.dbt_checks import data_test_ids, describe_test
 from orchestration.landing import LoadResult
@@ -336,9 +336,13 @@ def dbt_models(
     if options.full_refresh:
         args.append("--full-refresh")
     warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
-    with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
-        invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    with temporary_environment(warehouse.dbt_env()):
+        target = _manifest_target()  # where dagster-dbt puts this build's run folder
+    # afterwards, only the newest LEADSCORE_DBT_RUNS_KEPT run folders stay (this one among them)
+    with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept):
+        with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
+            invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
 
 
 @dg.asset_check(
