@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(abspath data/dagster_home)
 DAGSTER_YAML := telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n
 
-.PHONY: setup run test lint dbt-test pytest ui bench docs clean
+.PHONY: setup run test lint dbt-test pytest ui bench docs docs-serve clean
 
 setup: $(STAMP)
 
@@ -58,8 +58,16 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/leadscore bench --scale $(SCALE)
 
+# The dbt docs site in target/docs (column types read from the demo warehouse when it
+# exists, else from a small generated shop in a temp folder; see orchestration/docs.py).
 docs: $(STAMP)
-	$(BIN)/dbt docs generate
+	$(BIN)/python -m orchestration.docs
+
+DOCS_PORT ?= 8080
+docs-serve: $(STAMP)
+	@test -f target/docs/index.html || $(MAKE) --no-print-directory docs
+	@echo "dbt docs on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops the server)"
+	$(BIN)/python -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory target/docs
 
 clean:
 	rm -rf target logs dbt_packages data/warehouse.duckdb data/serving

@@ -32,8 +32,9 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from orchestration import pipeline, serving
+from orchestration import housekeeping, pipeline, serving
 from orchestration.config import PROJECT_ROOT, Settings
+from orchestration.dbt_checks import data_test_ids, describe_test
 from orchestration.landing import LoadResult
 from orchestration.quality import QualityGateFailed
 from orchestration.quality.landing_suite import LandingGate
@@ -114,6 +115,22 @@ class LeadscoreTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return "landing"
         return dbt_resource_props.get("schema") or "dbt"
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any],
+                             unique_id: str, project: DbtProject | None) -> dg.AssetCheckSpec | None:
+        """dagster-dbt's check, described in words (see :mod:`orchestration.dbt_checks`).
+        Tests that read several models name the one they guard in their dbt config
+        (``meta: {dagster: {ref: ...}}``), so every data test becomes a check."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
+
+def dbt_data_test_count() -> int:
+    """How many dbt data tests ``dbt build`` runs (each is one asset check; unit tests
+    run in ``make test`` only): the test count a run summary reports."""
+    return len(data_test_ids(DBT_PROJECT.manifest_path))
 
 
 # ------------------------------------------------------------------------- resources
@@ -319,9 +336,13 @@ def dbt_models(
     if options.full_refresh:
         args.append("--full-refresh")
     warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
-    with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
-        invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    with temporary_environment(warehouse.dbt_env()):
+        target = _manifest_target()  # where dagster-dbt puts this build's run folder
+    # afterwards, only the newest LEADSCORE_DBT_RUNS_KEPT run folders stay (this one among them)
+    with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept):
+        with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
+            invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
 
 
 @dg.asset_check(

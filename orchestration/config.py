@@ -47,6 +47,21 @@ def _share(name: str, default: float) -> float:
     return value
 
 
+def _at_least(name: str, default: int, minimum: int) -> int:
+    """A whole number of at least ``minimum`` from the environment."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"environment variable {name} must be a whole number of at least "
+                         f"{minimum}, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives and how DuckDB may use the machine."""
@@ -71,6 +86,10 @@ class Settings:
     #: hashed sample of larger loads): GX on pandas costs seconds per 100k rows; the
     #: blocking shares are counted exactly in DuckDB, the per-row verdicts come from staging.
     gx_max_rows: int = 100_000
+    #: dagster-dbt writes each dbt build to its own folder in the dbt target folder
+    #: (``dbt_models-<run>-<id>``: manifest, run results, compiled SQL, log); only this
+    #: many of the newest are kept, the current run's among them (housekeeping.py).
+    dbt_runs_kept: int = 5
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,6 +106,7 @@ class Settings:
             max_grade_share=_share("LEADSCORE_MAX_GRADE_SHARE", 0.98),
             max_lead_loss=_share("LEADSCORE_MAX_LEAD_LOSS", 0.5),
             gx_max_rows=int(_float("LEADSCORE_GX_MAX_ROWS", 100_000)),
+            dbt_runs_kept=_at_least("LEADSCORE_DBT_RUNS_KEPT", 5, minimum=1),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -24,6 +24,7 @@ from great_expectations.data_context.types.base import (  # noqa: E402
     ProgressBarsConfig,
 )
 
+from orchestration.quality.html_report import ValidationRecord, record_validations  # noqa: E402
 from orchestration.quality.report import ExpectationOutcome, SuiteReport  # noqa: E402
 
 SITE_NAME = "leadscore"
@@ -90,6 +91,8 @@ class GxValidator:
         self.context = gx.get_context(mode="ephemeral", project_config=config)
         self._source = self.context.data_sources.add_pandas("leadscore")
         self._definitions: dict[str, gx.ValidationDefinition] = {}
+        #: Validations not yet on the offline page (html_report), with their GX run id.
+        self._unlisted: list[tuple[SuiteReport, RunIdentifier]] = []
 
     def _definition(self, suite: gx.ExpectationSuite) -> gx.ValidationDefinition:
         if suite.name not in self._definitions:
@@ -118,13 +121,14 @@ class GxValidator:
         index_columns = [c for c in self.index_columns if c in frame.columns]
         if index_columns:
             result_format["unexpected_index_column_names"] = index_columns
+        run_id = RunIdentifier(run_name=_run_name(batch_name), run_time=datetime.now(timezone.utc))
         result = definition.run(
             batch_parameters={"dataframe": frame},
             result_format=result_format,
-            run_id=RunIdentifier(run_name=_run_name(batch_name), run_time=datetime.now(timezone.utc)),
+            run_id=run_id,
         )
         outcomes = tuple(self._outcome(r, len(frame), index_columns) for r in result.results)
-        return SuiteReport(
+        report = SuiteReport(
             suite=suite.name,
             batch=batch_name,
             row_count=len(frame),
@@ -132,11 +136,23 @@ class GxValidator:
             notes=tuple(notes),
             extra=extra or {},
         )
+        self._unlisted.append((report, run_id))
+        return report
 
     def build_docs(self) -> Path:
-        """Render every validation of this validator; returns the index page."""
+        """Render every validation of this validator as GX Data Docs, and add the new ones
+        to the offline page of every gate (``html_report``, the folder above); returns the
+        GX index page of this gate."""
         self.context.build_data_docs(site_names=[SITE_NAME])
-        write_root_index(self.docs_dir.parent)
+        pages = {key.run_id: "/".join((self.docs_dir.name, "validations", *key.to_tuple())) + ".html"
+                 for key in self.context.validation_results_store.list_keys()}
+        records = [
+            ValidationRecord.from_report(self.docs_dir.name, report, run_id.run_time,
+                                         pages.get(run_id))
+            for report, run_id in self._unlisted
+        ]
+        self._unlisted = []
+        record_validations(self.docs_dir.parent, records)
         return self.docs_dir / "index.html"
 
     def _outcome(self, result: Any, rows: int, index_columns: list[str]) -> ExpectationOutcome:
@@ -187,27 +203,3 @@ class GxValidator:
             return tuple(examples)
         values = details.get("partial_unexpected_list") or []
         return tuple(_fmt_value(v) for v in values[:MAX_EXAMPLES])
-
-
-ROOT_INDEX = """<!doctype html>
-<html><head><meta charset="utf-8"><title>leadscore: Great Expectations Data Docs</title></head>
-<body>
-<h1>leadscore quality gates (Great Expectations Data Docs)</h1>
-<ul>
-{items}
-</ul>
-<p>Written by <code>leadscore run</code> and the Dagster runs; each gate's page shows its
-latest validations.</p>
-</body></html>
-"""
-
-
-def write_root_index(root: Path) -> Path:
-    """A small page linking the Data Docs of every gate found under ``root``."""
-    sites = sorted(p.parent.name for p in root.glob("*/index.html"))
-    items = "\n".join(f'<li><a href="{name}/index.html">{name}</a></li>' for name in sites)
-    path = root / "index.html"
-    tmp = path.with_name(f".index.html.{os.getpid()}.tmp")
-    tmp.write_text(ROOT_INDEX.format(items=items), encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -1,4 +1,9 @@
 -- Rules must name things that exist: event types, page types, stages and bands.
+
+-- Dagster shows this test as an asset check on scoring_rules (it reads several rule and
+-- reference tables; scoring_rules is the one analysts edit most).
+{{ config(meta={'dagster': {'ref': {'name': 'scoring_rules'}}}) }}
+
 with
 
 scoring_rules as (

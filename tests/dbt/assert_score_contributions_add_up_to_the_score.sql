@@ -3,6 +3,11 @@
 -- lead_score (int_lead_dimension_scores, from rounded dimension scores), up to that
 -- rounding (at most 0.5 per dimension score and 0.5 for lead_score). Returns the leads
 -- where they disagree: a wrong weight, normalisation or cap in either.
+
+-- Dagster shows this test as an asset check on int_lead_rule_contributions (it reads two
+-- models; the contributions are what score_reasons explain).
+{{ config(meta={'dagster': {'ref': {'name': 'int_lead_rule_contributions'}}}) }}
+
 with
 
 contributions as (

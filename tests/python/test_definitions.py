@@ -87,6 +87,37 @@ def test_dbt_tests_are_checks_and_gx_checks_block(graph, definitions: ModuleType
     assert landing_spec.blocking
 
 
+def test_every_dbt_test_is_a_described_asset_check(graph, definitions: ModuleType) -> None:
+    """Every dbt data test of the manifest (unit tests are not data tests) is an asset check
+    with a description, so the UI's checks and the run summary's test count equal dbt's."""
+    import json
+
+    from dagster_dbt.asset_utils import DAGSTER_DBT_UNIQUE_ID_METADATA_KEY
+
+    from orchestration import assets
+
+    manifest = json.loads(assets.DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
+    dbt_tests = {uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "test"}
+    specs = [graph.get_check_spec(k) for k in graph.asset_check_keys]
+    checks = {s.metadata[DAGSTER_DBT_UNIQUE_ID_METADATA_KEY]: s for s in specs
+              if DAGSTER_DBT_UNIQUE_ID_METADATA_KEY in s.metadata}
+    assert sorted(dbt_tests - set(checks)) == []  # e.g. the accounting and singular rule tests
+    assert len(checks) == len(dbt_tests) > 300
+    assert assets.dbt_data_test_count() == len(dbt_tests)
+    undescribed = sorted(uid for uid, spec in checks.items() if not (spec.description or "").strip())
+    assert undescribed == []
+    # the tests that read several models sit on the model they guard, described in words
+    by_name = {spec.name: spec for spec in checks.values()}
+    accounting = next(s for n, s in by_name.items() if n.startswith("source_rows_accounted_for_landing_events"))
+    assert accounting.asset_key == key("staging/stg_landing__events")
+    assert "quarantine" in accounting.description
+    contributions = by_name["assert_score_contributions_add_up_to_the_score"]
+    assert contributions.asset_key == key("intermediate/int_lead_rule_contributions")
+    assert contributions.description.startswith("Two computations of the same score must agree")
+    assert by_name["assert_rule_references_are_known"].asset_key == key("rules/scoring_rules")
+    assert "never null" in by_name["not_null_lead_scores_lead_id"].description
+
+
 def test_refresh_job_covers_the_whole_graph_in_one_process(definitions: ModuleType, graph) -> None:
     job = definitions.defs.resolve_job_def("refresh")
     assert job.executor_def.name == "in_process"
