@@ -149,8 +149,10 @@ class GxValidator:
                        else config.severity) == "critical"
         return ExpectationOutcome(
             expectation=config.type,
-            column=meta.get("column") or kwargs.get("column")
-            or (", ".join(kwargs["column_list"]) if "column_list" in kwargs else None),
+            # meta "column" names the column a check is about (None: the whole batch)
+            column=meta["column"] if "column" in meta else (
+                kwargs.get("column")
+                or (", ".join(kwargs["column_list"]) if "column_list" in kwargs else None)),
             rule=config.description or config.type,
             success=bool(result.success),
             blocking=blocking,
