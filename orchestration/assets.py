@@ -35,7 +35,7 @@ from pydantic import Field
 from orchestration import housekeeping, pipeline, serving
 from orchestration.config import PROJECT_ROOT, Settings
 from orchestration.dbt_checks import data_test_ids, describe_test
-from orchestration.landing import LoadResult
+from orchestration.landing import LandingFileError, LoadResult
 from orchestration.quality import QualityGateFailed
 from orchestration.quality.landing_suite import LandingGate
 from orchestration.quality.mart_suite import validate_mart
@@ -302,6 +302,9 @@ def landing(
             description=str(exc)[:2000],
             metadata=_gate_metadata(gate, docs),
         )
+        context.log.error(str(exc))
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    except LandingFileError as exc:  # said as written for users, not as a Python error
         context.log.error(str(exc))
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     docs = gate.build_docs()

@@ -1,14 +1,34 @@
-"""The ``leadscore`` command: run the pipeline, generate demo data, backtest, benchmark."""
+"""The leadscore command: run the pipeline, validate a delivery, generate demo data,
+backtest, benchmark. `leadscore COMMAND --help` documents each command."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from orchestration.config import DEFAULT_LANDING_DIR, Settings
+from orchestration.arguments import OneLineParser, as_of, whole_number
+from orchestration.config import DEFAULT_LANDING_DIR, PATH_ENV, Settings
+from orchestration.landing import CONTRACT as CONTRACT_ENTITIES
+
+#: The path flags beside their environment variables (a flag wins).
+PATH_FLAGS: dict[str, str] = {
+    "landing_dir": "--landing-dir",
+    "duckdb_path": "--warehouse",
+    "serving_dir": "--serving-dir",
+}
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The settings of the environment with the command's path flags applied."""
+    return Settings.from_env({key: getattr(args, key, None) for key in PATH_FLAGS})
+
+
+def _setting_name(args: argparse.Namespace, key: str) -> str:
+    """How the user set a path, for messages: the flag if given, else the variable."""
+    return PATH_FLAGS[key] if getattr(args, key, None) else PATH_ENV[key]
 
 
 def _landing_is_empty(landing_dir: Path) -> bool:
@@ -29,10 +49,10 @@ def _wants_demo(settings: Settings) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestration import pipeline
+    from orchestration import landing, pipeline
     from orchestration.refresh import refresh
 
-    settings = Settings.from_env()
+    settings = settings_of(args)
     if args.demo_if_empty and _wants_demo(settings):
         from orchestration.generator import generate
 
@@ -41,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = generate(settings.landing_dir, truth_out=truth)
         print(f"  {sum(summary.rows.values()):,} landing rows {summary.rows}; "
               f"the next 30 days' orders (for `leadscore backtest`) in {truth}")
+    landing.require_folder(settings.landing_dir, _setting_name(args, "landing_dir"))
     result = refresh(
         settings,
         as_of=pipeline.normalise_as_of(args.as_of),
@@ -57,22 +78,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return generator_main(args.generator_args)
 
 
-def _days(text: str) -> int:
-    """argparse type of --horizon-days: a whole number of days, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number of days, at least 1, got {text!r}")
-    return value
-
-
 def cmd_backtest(args: argparse.Namespace) -> int:
     from orchestration.backtest import run_backtest
 
-    settings = Settings.from_env()
+    settings = settings_of(args)
     result = run_backtest(
         settings,
         as_of=args.as_of,
@@ -96,38 +105,112 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    sub = parser.add_subparsers(dest="command", required=True)
+def cmd_validate(args: argparse.Namespace) -> int:
+    from orchestration.validate import UnknownEntity, validate_delivery
 
-    run = sub.add_parser("run", help="load new landing files, build and test the models, publish")
-    run.add_argument("--as-of", help="score as of this date or UTC timestamp (default: now)")
+    try:
+        result = validate_delivery(Path(args.path), Settings.from_env(), entity=args.entity)
+    except UnknownEntity as exc:
+        print(f"leadscore validate: error: {exc}", file=sys.stderr)
+        return 2
+    print(result.format(verbose=args.verbose))
+    return 0 if result.passed else 1
+
+
+_PATH_HELP = {
+    "landing_dir": ("--landing-dir", "DIR", "the landing zone: events/, leads/, orders/ "
+                    "(default: $LEADSCORE_LANDING_DIR, else data/landing)"),
+    "duckdb_path": ("--warehouse", "FILE", "the DuckDB file dbt builds "
+                    "(default: $LEADSCORE_DUCKDB_PATH, else data/warehouse.duckdb)"),
+    "serving_dir": ("--serving-dir", "DIR", "what BI tools read "
+                    "(default: $LEADSCORE_SERVING_DIR, else data/serving)"),
+}
+
+
+def _path_flags(*keys: str) -> argparse.ArgumentParser:
+    """Path flags (--landing-dir, --warehouse, --serving-dir) beside their variables."""
+    flags = argparse.ArgumentParser(add_help=False)
+    group = flags.add_argument_group(
+        "paths (a flag wins over its environment variable)",
+        "A relative path given as a flag is relative to the current folder; one in an "
+        "environment variable is relative to the project root.")
+    for key in keys:
+        flag, metavar, text = _PATH_HELP[key]
+        group.add_argument(flag, dest=key, metavar=metavar, help=text)
+    return flags
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="leadscore", description=__doc__,
+        epilog="Settings not given as flags come from LEADSCORE_* environment variables "
+        "(README, 'Configuration').")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log what happens, with the libraries' full messages (default: off)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", parents=[_path_flags(*PATH_FLAGS)], help="load new landing files, build and test the models, publish",
+        description="Load the new landing files (through the landing gate), build and test "
+        "every dbt model, validate the mart and publish it to the serving folder.")
+    run.add_argument("--as-of", type=as_of, metavar="DATE_OR_TIMESTAMP",
+                     help="score as of this date or ISO-8601 timestamp, UTC unless it has an "
+                     "offset (default: now)")
     run.add_argument("--full-refresh", action="store_true",
-                     help="reload every landing file and rebuild every model from scratch")
+                     help="reload every landing file and rebuild every model from scratch "
+                     "(default: only what is new)")
     run.add_argument("--wait", action="store_true",
-                     help="wait for a running refresh to finish instead of exiting")
+                     help="wait for a running refresh of the same warehouse to finish "
+                     "(default: exit with a message)")
     run.add_argument("--demo-if-empty", action="store_true",
                      help="generate demo data first when the default landing folder "
-                     "(data/landing) is empty or missing")
+                     "(data/landing) is empty or missing (default: off; `make run` sets it)")
     run.set_defaults(func=cmd_run)
 
-    back = sub.add_parser("backtest", help="check the scores at a past as_of against the orders that followed")
-    back.add_argument("--as-of", required=True, help="score as of this date or UTC timestamp")
-    back.add_argument("--horizon-days", type=_days, default=30,
+    val = sub.add_parser(
+        "validate", help="check a delivery against the landing contract without loading it",
+        description="Check a delivery (one file, or a folder laid out like the landing zone: "
+        "events/, leads/, orders/) against the landing contract, with the loader and the "
+        "landing gate of a real load, in a throw-away database: which files cannot be read, "
+        "which rows staging would quarantine and why (with file and row), and whether the "
+        "landing gate would block the load. The warehouse is not opened. Exit code 0: the "
+        "delivery would load; 1: a file cannot be read or the gate would block it.")
+    val.add_argument("path", metavar="PATH", help="a landing file, or a folder with events/, "
+                     "leads/ and/or orders/ sub-folders (or one such folder)")
+    val.add_argument("--entity", choices=sorted(CONTRACT_ENTITIES),
+                     help="what a single file holds (default: the name of its folder)")
+    val.set_defaults(func=cmd_validate)
+
+    back = sub.add_parser(
+        "backtest", parents=[_path_flags("duckdb_path")],
+        help="check the scores at a past as_of against the orders that followed",
+        description="Rebuild the scores at a past as_of on a copy of the warehouse and "
+        "measure them against the orders of the following days (conversion per decile, "
+        "lift, AUC).")
+    back.add_argument("--as-of", type=as_of, required=True, metavar="DATE_OR_TIMESTAMP",
+                      help="score as of this date or UTC timestamp (required)")
+    back.add_argument("--horizon-days", type=whole_number(1, "a whole number of days"),
+                      default=30, metavar="DAYS",
                       help="outcome window in days, at least 1 (default 30)")
-    back.add_argument("--truth-dir", help="landing-format folder with the later orders "
-                      "(default: the orders in the warehouse)")
-    back.add_argument("--out", help="folder for the JSON result (default: data/backtest)")
+    back.add_argument("--truth-dir", metavar="DIR",
+                      help="landing-format folder with the later orders, e.g. the generator's "
+                      "--truth-out (default: the orders in the warehouse)")
+    back.add_argument("--out", metavar="DIR", help="folder for the JSON result "
+                      "(default: backtest/ beside the warehouse, data/backtest)")
     back.set_defaults(func=cmd_backtest)
 
-    ben = sub.add_parser("bench", help="measure generation, a full build and a one-day refresh")
-    ben.add_argument("--scale", choices=["small", "medium", "large"], default="small")
-    ben.add_argument("--keep", action="store_true", help="keep bench/work/<scale> afterwards")
+    ben = sub.add_parser(
+        "bench", help="measure generation, a full build and a one-day refresh",
+        description="Generate a shop in bench/work/SCALE and time generation, a full build "
+        "and a one-day refresh; results go to bench/results/.")
+    ben.add_argument("--scale", choices=["small", "medium", "large"], default="small",
+                     help="small: 20k leads, medium: 200k, large: 2M (default small)")
+    ben.add_argument("--keep", action="store_true",
+                     help="keep bench/work/SCALE afterwards (default: removed)")
     ben.set_defaults(func=cmd_bench)
 
-    gen = sub.add_parser("generate", help="write a realistic demo shop's landing files",
-                         add_help=False)
+    gen = sub.add_parser("generate", help="write a realistic demo shop's landing files "
+                         "(`leadscore generate --help` for its options)", add_help=False)
     gen.add_argument("generator_args", nargs=argparse.REMAINDER)
     gen.set_defaults(func=cmd_generate)
     return parser
@@ -138,21 +221,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["generate"]:  # the generator owns its options (and its --help)
         from orchestration.generator import main as generator_main
 
-        return generator_main(argv[1:])
+        return _run(lambda: generator_main(argv[1:]), verbose=False)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    return _run(lambda: args.func(args), verbose=args.verbose)
+
+
+def _run(command: Callable[[], int | None], verbose: bool) -> int:
+    """Run a command; an error a user can act on is one message, not a traceback
+    (``-v`` shows the traceback, with the libraries' own text)."""
     try:
-        return int(args.func(args) or 0)
+        return int(command() or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear message, not a traceback, for errors users can act on
+    except Exception as exc:
         from orchestration.errors import USER_ERRORS
 
-        if isinstance(exc, USER_ERRORS) and not args.verbose:
+        if isinstance(exc, USER_ERRORS) and not verbose:
             print(f"leadscore: error: {exc}", file=sys.stderr)
             return 1
         raise

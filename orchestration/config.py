@@ -7,6 +7,7 @@ resolved against the project root, so the command works from any working directo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def _path(name: str, default: str) -> Path:
     value = Path(os.environ.get(name) or default).expanduser()
     return value if value.is_absolute() else (PROJECT_ROOT / value)
+
+
+#: The environment variable of each path setting (a command-line flag overrides it).
+PATH_ENV: dict[str, str] = {
+    "landing_dir": "LEADSCORE_LANDING_DIR",
+    "duckdb_path": "LEADSCORE_DUCKDB_PATH",
+    "serving_dir": "LEADSCORE_SERVING_DIR",
+    "gx_docs_dir": "LEADSCORE_GX_DOCS_DIR",
+}
 
 
 #: Where ``make run`` keeps the demo shop; ``leadscore run --demo-if-empty`` generates
@@ -92,12 +102,29 @@ class Settings:
     dbt_runs_kept: int = 5
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls, overrides: Mapping[str, Path | str | None] | None = None) -> "Settings":
+        """The settings of the environment; ``overrides`` (command-line flags) win.
+
+        ``overrides`` maps a path setting (``landing_dir``, ``duckdb_path``,
+        ``serving_dir``, ``gx_docs_dir``) to a path; None means "not given". A relative
+        path there is relative to the current directory (as a shell user expects), unlike
+        a relative path in the environment, which is relative to the project root.
+        """
+        given = {key: value for key, value in (overrides or {}).items() if value not in (None, "")}
+        unknown = set(given) - set(PATH_ENV)
+        if unknown:
+            raise TypeError(f"unknown path override(s): {', '.join(sorted(unknown))}")
+
+        def path(key: str, default: str) -> Path:
+            if key in given:
+                return Path(given[key]).expanduser().resolve()
+            return _path(PATH_ENV[key], default)
+
         return cls(
-            landing_dir=_path("LEADSCORE_LANDING_DIR", str(DEFAULT_LANDING_DIR)),
-            duckdb_path=_path("LEADSCORE_DUCKDB_PATH", "data/warehouse.duckdb"),
-            serving_dir=_path("LEADSCORE_SERVING_DIR", "data/serving"),
-            gx_docs_dir=_path("LEADSCORE_GX_DOCS_DIR", "data/gx_docs"),
+            landing_dir=path("landing_dir", str(DEFAULT_LANDING_DIR)),
+            duckdb_path=path("duckdb_path", "data/warehouse.duckdb"),
+            serving_dir=path("serving_dir", "data/serving"),
+            gx_docs_dir=path("gx_docs_dir", "data/gx_docs"),
             duckdb_memory_limit=os.environ.get("LEADSCORE_DUCKDB_MEMORY_LIMIT") or "8GB",
             duckdb_threads=int(_float("LEADSCORE_DUCKDB_THREADS", float(os.cpu_count() or 2))),
             duckdb_temp_dir=_path("LEADSCORE_DUCKDB_TEMP_DIR", "data/tmp/duckdb"),

@@ -20,8 +20,11 @@ content is loaded again (its rows then count as re-deliveries downstream).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -106,6 +109,19 @@ FORMATS: dict[str, str] = {
 }
 
 
+#: What the contract expects of each format, in messages.
+FORMAT_EXPECTED: dict[str, str] = {
+    "parquet": "a Parquet file",
+    "csv": "CSV text in UTF-8 with a header row (delimiter comma, semicolon or tab)",
+    "json": "JSON lines in UTF-8: one JSON object per line",
+}
+FORMAT_NAMES: dict[str, str] = {"parquet": "Parquet", "csv": "CSV", "json": "JSON lines"}
+SUPPORTED_TYPES = ("Parquet (.parquet, .pq), CSV (.csv, .tsv, optionally .gz) or JSON lines "
+                   "(.jsonl, .ndjson, .json, optionally .gz)")
+#: There are no per-folder format options (encoding, decimal comma, date order) yet.
+CONVERT = "leadscore has no option to read this yet: convert the file and deliver it again"
+
+
 class LandingFileError(RuntimeError):
     """A landing file that cannot be loaded; the message names the file and the cause."""
 
@@ -124,6 +140,20 @@ class LandingFolderMissing(FileNotFoundError):
             "the events/, leads/ and orders/ sub-folders (or create it)"
         )
         self.path = path
+
+
+def unsupported_type_problem(path: Path) -> str:
+    """Why a file of an unknown type cannot be loaded, and what to do."""
+    return (
+        f"unsupported file type {''.join(path.suffixes[-2:]) or '(no extension)'}; the landing "
+        f"contract reads {SUPPORTED_TYPES}. Convert the file, or move it out of the landing "
+        "folder (names starting with '.' or '_' are skipped)"
+    )
+
+
+def is_hidden(relative_parts: Iterable[str]) -> bool:
+    """Files and folders whose name starts with '.' or '_' are not landing files."""
+    return any(part.startswith((".", "_")) for part in relative_parts)
 
 
 def require_folder(landing_dir: Path, setting: str = "LEADSCORE_LANDING_DIR") -> None:
@@ -188,16 +218,11 @@ def discover(landing_dir: Path, setting: str = "LEADSCORE_LANDING_DIR") -> list[
         if not folder.is_dir():
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            rel_parts = path.relative_to(folder).parts
-            if any(part.startswith((".", "_")) for part in rel_parts):
+            if is_hidden(path.relative_to(folder).parts):
                 continue
             fmt = file_format(path)
             if fmt is None:
-                raise LandingFileError(
-                    path,
-                    "unsupported file type; expected .parquet, .csv, .csv.gz, .jsonl, .ndjson, "
-                    ".json (optionally .gz)",
-                )
+                raise LandingFileError(path, unsupported_type_problem(path))
             stat = path.stat()
             found.append(
                 LandingFile(
@@ -326,17 +351,25 @@ def file_select_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
     order, plus ``_source_row``. Raises :class:`LandingFileError` when the file cannot be
     read or lacks a required column."""
     contract = CONTRACT[file.entity]
+    if file.fmt == "json" and _starts_with_json_array(file.path):
+        raise LandingFileError(file.path, _json_array_problem(file))
     try:
         described = con.execute(f"describe select * from {_reader_sql(file)}").fetchall()
     except duckdb.Error as exc:
-        raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
+        raise unreadable(file, exc) from exc
     present_lower = {row[0].lower(): row[0] for row in described}
     missing = [c for c, required in contract.items() if required and c not in present_lower]
+    if missing and file.fmt == "csv" and (ragged := _first_ragged_csv_line(file.path)):
+        # DuckDB's sniffer gives up on the header of a file whose lines differ in fields
+        raise LandingFileError(file.path, _ragged_problem(ragged))
     if missing:
+        required = [c for c, needed in contract.items() if needed]
         raise LandingFileError(
             file.path,
             f"required column(s) {', '.join(missing)} missing; the file has: "
-            f"{', '.join(sorted(present_lower.values())) or 'no columns'}",
+            f"{', '.join(sorted(present_lower.values())) or 'no columns'}. The landing contract "
+            f"of {file.entity}/ requires {', '.join(required)} (names match in any case): "
+            "rename or add the columns",
         )
     source_cols = [present_lower[c] for c in contract if c in present_lower]
     select = [
@@ -365,7 +398,7 @@ def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.D
     try:
         return con.sql(sql)
     except duckdb.Error as exc:
-        raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
+        raise unreadable(file, exc) from exc
 
 
 def load(
@@ -477,5 +510,145 @@ def _load_file(
             """
         ).fetchone()[0]
     except duckdb.Error as exc:
-        raise LandingFileError(file.path, f"cannot be read as {file.fmt}: {exc}") from exc
+        raise unreadable(file, exc) from exc
     return int(inserted)
+
+
+# ------------------------------------------------------------- why a file is unreadable
+
+
+def unreadable(file: LandingFile, exc: BaseException) -> LandingFileError:
+    """The error of a file DuckDB could not read, in the contract's terms: what the file
+    holds that the contract does not allow (found by looking at the file itself, which
+    costs nothing on the normal path), what the contract expects and what to do. DuckDB's
+    own text is logged (``leadscore -v``) and chained to the error, not shown first."""
+    log.info("DuckDB could not read %s: %s", file.path, exc)
+    return LandingFileError(file.path, _diagnose(file, str(exc)))
+
+
+def _open_bytes(path: Path):  # noqa: ANN202  (a binary file object)
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
+def _starts_with_json_array(path: Path) -> bool:
+    """True when the first character that is not white space (or a BOM) is ``[``."""
+    try:
+        with _open_bytes(path) as handle:
+            head = handle.read(4096)
+    except (OSError, EOFError):
+        return False
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+
+
+def _json_array_problem(file: LandingFile) -> str:
+    name, stem = file.path.name, file.path.name.split(".")[0]
+    command = (f"gunzip -c {name} | jq -c '.[]' > {stem}.jsonl" if name.lower().endswith(".gz")
+               else f"jq -c '.[]' {name} > {stem}.jsonl")
+    return (
+        "holds a JSON array (its first character is '['); the landing contract expects "
+        f"{FORMAT_EXPECTED['json']}. {CONVERT}, e.g. `{command}`"
+    )
+
+
+def _first_ragged_csv_line(path: Path) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first CSV line whose number of fields differs
+    from the header's; the delimiter is the one of , ; tab | that splits the header most."""
+    import csv
+    import io
+
+    try:
+        with _open_bytes(path) as raw:
+            handle = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            header = handle.readline()
+            delimiter = "\t" if ".tsv" in path.name.lower() else max(
+                ",;\t|", key=lambda d: len(next(csv.reader([header], delimiter=d))))
+            width = len(next(csv.reader([header], delimiter=delimiter)))
+            for number, fields in enumerate(csv.reader(handle, delimiter=delimiter), 2):
+                if fields and len(fields) != width:
+                    return number, len(fields), width
+    except (OSError, EOFError, csv.Error, StopIteration):
+        return None
+    return None
+
+
+def _ragged_problem(ragged: tuple[int, int, int]) -> str:
+    line, fields, width = ragged
+    return (
+        f"line {line} has {fields} fields where the header has {width}; the landing contract "
+        f"expects {FORMAT_EXPECTED['csv']}, every line with the header's fields. A value "
+        "holding the delimiter (a decimal comma as in 12,50, or text with commas) must be "
+        'quoted ("12,50"), or the file must use another delimiter'
+    )
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int, int, str] | None:
+    """(line, character, byte, the text around it) of the first byte that is not UTF-8.
+    Lines are split at the newline byte, which no multi-byte UTF-8 sequence contains."""
+    try:
+        with _open_bytes(path) as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    before = line[: error.start].decode("utf-8", errors="replace")
+                    around = line[max(0, error.start - 25): error.start + 25]
+                    text = around.decode("utf-8", errors="backslashreplace").strip()
+                    return number, len(before) + 1, line[error.start], text
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
+    """(line, why) of the first non-blank line that is not a JSON object."""
+    try:
+        with _open_bytes(path) as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except ValueError as error:
+                    return number, f"not valid JSON: {getattr(error, 'msg', error)}"
+                if not isinstance(value, dict):
+                    return number, f"a JSON {type(value).__name__}, not an object"
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def _diagnose(file: LandingFile, library_text: str) -> str:
+    expected = FORMAT_EXPECTED[file.fmt]
+    if file.fmt == "json" and _starts_with_json_array(file.path):
+        return _json_array_problem(file)
+    if file.fmt != "parquet":
+        found = _first_non_utf8(file.path)
+        if found is not None:
+            line, column, byte, text = found
+            try:
+                guess = f" ({bytes([byte]).decode('cp1252')!r} in Windows-1252 / Latin-1)"
+            except UnicodeDecodeError:
+                guess = ""
+            return (
+                f"is not UTF-8: line {line}, character {column} is the byte 0x{byte:02x}"
+                f"{guess} in \"{text}\"; the landing contract expects {expected}. {CONVERT}, "
+                f"e.g. `iconv -f WINDOWS-1252 -t UTF-8 {file.path.name} > utf8_{file.path.name}`"
+            )
+    if file.fmt == "json":
+        bad = _first_bad_json_line(file.path)
+        if bad is not None:
+            return f"line {bad[0]} is {bad[1]}; the landing contract expects {expected}"
+    if file.fmt == "csv" and (ragged := _first_ragged_csv_line(file.path)):
+        return _ragged_problem(ragged)
+    return f"cannot be read as {FORMAT_NAMES[file.fmt]} ({_first_line(library_text, file.path)}); " \
+           f"the landing contract expects {expected}: check that the file is complete and " \
+           "really in that format"
+
+
+def _first_line(library_text: str, path: Path) -> str:
+    """DuckDB's first line, without its error class and without the file's path."""
+    line = (library_text.strip().splitlines() or ["unknown error"])[0]
+    line = re.sub(r"^[A-Za-z ]*Error: ", "", line)
+    for quoted in (f"'{path}'", f'"{path}"', str(path)):
+        line = line.replace(f" in file {quoted}", "").replace(f" {quoted}", "")
+    return line.rstrip(". ")

@@ -16,6 +16,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -267,7 +268,8 @@ def _checks_section(checks: list[CheckResult], settings: Settings) -> list[str]:
     failed = [c for c in dbt if not c.passed]
     lines.append(f"  dbt tests: {len(dbt) - len(failed)} passed, {len(failed)} failed")
     lines += [f"    - FAILED {c.asset}: {c.check} {c.description}".rstrip() for c in failed]
-    lines.append(f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}")
+    if (settings.gx_docs_dir / "index.html").exists():  # link only what was written
+        lines.append(f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}")
     return lines
 
 
@@ -305,24 +307,32 @@ def _report(
 def _failure_report(
     settings: Settings, result: Any, checks: list[CheckResult], output: str
 ) -> str:
-    lines = [f"the refresh stopped (Dagster run {result.run_id})."]
-    failed_steps = {e.step_key for e in result.get_step_failure_events()}
-    if "dbt_models" in failed_steps and output.strip():
+    """What stopped the run, said once and first; then dbt's output (when dbt failed), the
+    checks not already described, what BI reads now and where the full log is."""
+    failures = [
+        (event.step_key, _failure_text(event)) for event in result.get_step_failure_events()
+    ]
+    lines: list[str] = []
+    for number, (step, message) in enumerate(failures):
+        first, *rest = message.strip().splitlines() or ["unknown error"]
+        lead = f"the refresh stopped (step {step})" if number == 0 else f"Step {step} failed too"
+        lines += [f"{lead}: {first}", *rest]
+    if not failures:
+        lines.append("the refresh stopped")
+    if "dbt_models" in {step for step, _ in failures} and output.strip():
         lines.append("The end of dbt's output:")
         lines += [f"  {line}" for line in output.strip().splitlines()[-30:]]
-    for event in result.get_step_failure_events():
-        lines.append(f"Step {event.step_key} failed:")
-        user = event.step_failure_data.user_failure_data
-        error = event.step_failure_data.error
-        message = user.description if user and user.description else _error_text(error)
-        lines += [f"  {line}" for line in message.splitlines()]
-    failed = [c for c in checks if not c.passed]
+    shown = "\n".join(lines)
+    failed = [c for c in checks
+              if not c.passed and (c.description or "").strip()[:200] not in shown]
     if failed:
         lines.append("Failed checks:")
         for check in failed:
             lines.append(f"  {check.asset} {check.check}:")
             lines += [f"    {line}" for line in (check.description or "").splitlines()]
-    lines.append(f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}")
+    docs = settings.gx_docs_dir / "index.html"
+    if docs.exists() and "GX Data Docs:" not in shown:  # link only what was written
+        lines.append(f"GX Data Docs: {docs}")
     previous = serving.read_manifest(settings.serving_dir)
     if previous:
         lines.append(
@@ -331,7 +341,15 @@ def _failure_report(
         )
     else:
         lines.append(f"Nothing was published to {settings.serving_dir}.")
+    lines.append(f"(Dagster run {result.run_id}; run with -v for the full log.)")
     return "\n".join(lines)
+
+
+def _failure_text(event: Any) -> str:
+    user = event.step_failure_data.user_failure_data
+    if user and user.description:
+        return user.description
+    return _error_text(event.step_failure_data.error)
 
 
 def _error_text(error: Any) -> str:
@@ -340,4 +358,13 @@ def _error_text(error: Any) -> str:
         return "unknown error"
     while error.cause is not None and error.cls_name.startswith("Dagster"):
         error = error.cause
-    return f"{error.cls_name}: {error.message.strip()}"
+    if error.cls_name == "DagsterAssetCheckFailedError":  # the checks are described below
+        names = [line.replace(": ", " ", 1) for line in error.message.strip().splitlines()[1:]]
+        return f"blocking check failed: {', '.join(names)} (details below)"
+    # Dagster's message repeats the class ("orchestration.landing.LandingFileError: ...")
+    message = re.sub(rf"^([\w.]*\.)?{re.escape(error.cls_name)}: ", "", error.message.strip())
+    from orchestration.errors import USER_ERRORS
+
+    if error.cls_name in {cls.__name__ for cls in USER_ERRORS}:
+        return message  # a message written for users: no class name before it
+    return f"{error.cls_name}: {message}"

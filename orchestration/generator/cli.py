@@ -3,32 +3,52 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestration.arguments import OneLineParser, day_range, iso_date, whole_number
+
 from .core import default_end_date, generate
 
 
-def _day_range(text: str) -> tuple[int, int]:
-    start, _, stop = text.partition(":")
-    return int(start), int(stop)
+def _bad_row_share(text: str) -> float:
+    """argparse type of --bad-row-share: 0 <= F < 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:  # nan fails too
+        raise argparse.ArgumentTypeError(f"must be a number with 0 <= F < 1, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser of the generator."""
-    p = argparse.ArgumentParser(prog="leadscore generate", description="Generate synthetic landing-zone files.")
-    p.add_argument("--out", type=Path, required=True, help="landing zone directory")
-    p.add_argument("--truth-out", type=Path, default=None, help="write the 30 days after --end-date here")
-    p.add_argument("--leads", type=int, default=20_000)
-    p.add_argument("--days", type=int, default=90)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--end-date", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: yesterday UTC)")
-    p.add_argument("--bad-row-share", type=float, default=0.01)
-    p.add_argument("--day-range", type=_day_range, default=None, metavar="START:STOP",
-                   help="only write day indices in [START, STOP)")
+    """Argument parser of the generator (every value checked when parsed: one-line errors)."""
+    p = OneLineParser(
+        prog="leadscore generate",
+        description="Generate a realistic demo shop's landing files (events, leads, orders), "
+        "bad rows included, one file per entity and day. Same arguments = identical files.",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="landing folder to write (events/, leads/, orders/ inside); required")
+    p.add_argument("--truth-out", type=Path, default=None, metavar="DIR",
+                   help="also write the orders of the 30 days after --end-date here, for "
+                   "`leadscore backtest --truth-dir` (default: not written)")
+    p.add_argument("--leads", type=whole_number(1), default=20_000, metavar="N",
+                   help="leads in the shop, at least 1 (default 20000)")
+    p.add_argument("--days", type=whole_number(1), default=90, metavar="D",
+                   help="days of history ending at --end-date, at least 1 (default 90)")
+    p.add_argument("--seed", type=whole_number(0), default=42, metavar="S",
+                   help="random seed, 0 or more (default 42)")
+    p.add_argument("--end-date", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                   help="last day of the history (default: yesterday, UTC)")
+    p.add_argument("--bad-row-share", type=_bad_row_share, default=0.01, metavar="F",
+                   help="bad rows added per valid row, 0 <= F < 1 (default 0.01)")
+    p.add_argument("--day-range", type=day_range, default=None, metavar="START:STOP",
+                   help="only write the days with index START <= i < STOP, 0 = the first day "
+                   "(default: every day)")
     return p
 
 

@@ -141,8 +141,8 @@ class GxValidator:
 
     def build_docs(self) -> Path:
         """Render every validation of this validator as GX Data Docs, and add the new ones
-        to the offline page of every gate (``html_report``, the folder above); returns the
-        GX index page of this gate."""
+        to the offline page of every gate (``html_report``, the folder above); returns that
+        offline page (GX's own pages load their styles from CDNs)."""
         self.context.build_data_docs(site_names=[SITE_NAME])
         pages = {key.run_id: "/".join((self.docs_dir.name, "validations", *key.to_tuple())) + ".html"
                  for key in self.context.validation_results_store.list_keys()}
@@ -153,7 +153,7 @@ class GxValidator:
         ]
         self._unlisted = []
         record_validations(self.docs_dir.parent, records)
-        return self.docs_dir / "index.html"
+        return self.docs_dir.parent / "index.html"
 
     def _outcome(self, result: Any, rows: int, index_columns: list[str]) -> ExpectationOutcome:
         config = result.expectation_config
@@ -165,8 +165,10 @@ class GxValidator:
                        else config.severity) == "critical"
         return ExpectationOutcome(
             expectation=config.type,
-            column=meta.get("column") or kwargs.get("column")
-            or (", ".join(kwargs["column_list"]) if "column_list" in kwargs else None),
+            # meta "column" names the column a check is about (None: the whole batch)
+            column=meta["column"] if "column" in meta else (
+                kwargs.get("column")
+                or (", ".join(kwargs["column_list"]) if "column_list" in kwargs else None)),
             rule=config.description or config.type,
             success=bool(result.success),
             blocking=blocking,

@@ -24,6 +24,8 @@ Re-deliveries across loads are not judged here (they need the warehouse); stagin
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from orchestration.config import Settings
 from orchestration.landing import CONTRACT, LandingFile
 from orchestration.quality import reference
 from orchestration.quality.gx_runner import GxValidator
-from orchestration.quality.report import QualityGateFailed, SuiteReport
+from orchestration.quality.report import ExpectationOutcome, QualityGateFailed, SuiteReport
 
 #: Non-blocking expectations warn when more than this share of rows break them.
 WARN_MOSTLY = 0.99
@@ -63,6 +65,17 @@ KIND_LABEL: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Reason:
+    """One branch of staging's quarantine CASE: the condition (SQL over the cleaned
+    columns; ``{now}`` is the load time limit), the reason and the column(s) it is about
+    (several: the first one filled in is named, e.g. ``updated_at`` else ``created_at``)."""
+
+    condition: str
+    reason: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EntityRules:
     """What the gate checks for one landing entity."""
 
@@ -72,7 +85,7 @@ class EntityRules:
     value_sets: dict[str, tuple[list, str]] = field(default_factory=dict)  # values, seed
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unique_key: tuple[str, ...] = ()
-    reason_sql: str = ""  # CASE branches, in staging's order; {now} is the load time limit
+    reasons: tuple[Reason, ...] = ()  # staging's quarantine CASE, in its order
 
 
 def entity_rules() -> dict[str, EntityRules]:
@@ -85,15 +98,15 @@ def entity_rules() -> dict[str, EntityRules]:
             lower=("event_type",),
             value_sets={"event_type": (events, "reference/event_types")},
             unique_key=("event_id",),
-            reason_sql=f"""
-                when event_id is null then 'missing_id'
-                when occurred_at is null then 'unparseable_timestamp'
-                when lead_id is null and anonymous_id is null
-                    then 'missing_lead_and_anonymous_id'
-                when event_type is null or event_type not in ({_sql_list(events)})
-                    then 'unknown_event_type'
-                when occurred_at > {{now}} then 'future_timestamp'
-            """,
+            reasons=(  # macros/landing_events.sql
+                Reason("event_id is null", "missing_id", ("event_id",)),
+                Reason("occurred_at is null", "unparseable_timestamp", ("occurred_at",)),
+                Reason("lead_id is null and anonymous_id is null",
+                       "missing_lead_and_anonymous_id", ("lead_id", "anonymous_id")),
+                Reason(f"event_type is null or event_type not in ({_sql_list(events)})",
+                       "unknown_event_type", ("event_type",)),
+                Reason("occurred_at > {now}", "future_timestamp", ("occurred_at",)),
+            ),
         ),
         "leads": EntityRules(
             typed={
@@ -103,16 +116,21 @@ def entity_rules() -> dict[str, EntityRules]:
                 "longitude": "float",
                 "created_at": "timestamp",
                 "updated_at": "timestamp",
+                "consent_updated_at": "timestamp",
             },
             upper=("country_code",),
             ranges={"latitude": (-90, 90), "longitude": (-180, 180), "age": (0, 120)},
             unique_key=("lead_id", "version_at"),
-            reason_sql="""
-                when lead_id is null then 'missing_id'
-                when created_at__invalid is not null then 'unparseable_timestamp'
-                when updated_at__invalid is not null then 'unparseable_timestamp'
-                when coalesce(updated_at, created_at) > {now} then 'future_timestamp'
-            """,
+            reasons=(  # models/staging/landing/base_landing__leads.sql
+                Reason("lead_id is null", "missing_id", ("lead_id",)),
+                Reason("created_at__invalid is not null", "unparseable_timestamp", ("created_at",)),
+                Reason("updated_at__invalid is not null", "unparseable_timestamp", ("updated_at",)),
+                Reason("consent_updated_at__invalid is not null", "unparseable_timestamp",
+                       ("consent_updated_at",)),
+                Reason("coalesce(updated_at, created_at) > {now}", "future_timestamp",
+                       ("updated_at", "created_at")),
+                Reason("consent_updated_at > {now}", "future_timestamp", ("consent_updated_at",)),
+            ),
         ),
         "orders": EntityRules(
             typed={
@@ -129,19 +147,20 @@ def entity_rules() -> dict[str, EntityRules]:
             },
             ranges={"amount": (0, None), "item_count": (0, None)},
             unique_key=("order_id", "version_at"),
-            reason_sql=f"""
-                when order_id is null then 'missing_id'
-                when lead_id is null then 'missing_lead_id'
-                when ordered_at is null then 'unparseable_timestamp'
-                when updated_at__invalid is not null then 'unparseable_timestamp'
-                when amount is null then 'non_numeric_amount'
-                when amount < 0 then 'negative_amount'
-                when coalesce(status, 'completed') not in ({_sql_list(statuses)})
-                    then 'unknown_status'
-                when coalesce(currency, 'EUR') not in ({_sql_list(currencies)})
-                    then 'unknown_currency'
-                when coalesce(updated_at, ordered_at) > {{now}} then 'future_timestamp'
-            """,
+            reasons=(  # models/staging/landing/base_landing__orders.sql
+                Reason("order_id is null", "missing_id", ("order_id",)),
+                Reason("lead_id is null", "missing_lead_id", ("lead_id",)),
+                Reason("ordered_at is null", "unparseable_timestamp", ("ordered_at",)),
+                Reason("updated_at__invalid is not null", "unparseable_timestamp", ("updated_at",)),
+                Reason("amount is null", "non_numeric_amount", ("amount",)),
+                Reason("amount < 0", "negative_amount", ("amount",)),
+                Reason(f"coalesce(status, 'completed') not in ({_sql_list(statuses)})",
+                       "unknown_status", ("status",)),
+                Reason(f"coalesce(currency, 'EUR') not in ({_sql_list(currencies)})",
+                       "unknown_currency", ("currency",)),
+                Reason("ordered_at > {now}", "future_timestamp", ("ordered_at",)),
+                Reason("updated_at > {now}", "future_timestamp", ("updated_at",)),
+            ),
         ),
     }
 
@@ -181,6 +200,21 @@ class FileShare:
         return self.quarantined / self.rows if self.rows else 0.0
 
 
+@dataclass(frozen=True)
+class Example:
+    """A row staging would quarantine: where it is and the value at fault (None: empty)."""
+
+    file: str
+    row: int
+    column: str
+    value: str | None
+
+    def describe(self) -> str:
+        value = "empty" if self.value is None else repr(self.value if len(self.value) <= 40
+                                                        else self.value[:37] + "...")
+        return f"{self.column} {value} (file {self.file}, row {self.row})"
+
+
 @dataclass
 class GateBatch:
     """A load's rows of one entity as the gate sees them."""
@@ -189,6 +223,87 @@ class GateBatch:
     rows: int  # all rows of the load
     reasons: dict[str, int]  # exact counts of the reasons staging would quarantine for
     shares: list[FileShare]  # exact shares per judged file / pool
+    #: the first EXAMPLES_PER_REASON rows of each reason (by file and row), exact
+    examples: dict[str, list[Example]] = field(default_factory=dict)
+
+
+#: Rows shown per quarantine reason (in messages and ``leadscore validate``).
+EXAMPLES_PER_REASON = 3
+#: The column a row's quarantine reason is about, and its value as delivered.
+REASON_COLUMN = "quarantine_column"
+REASON_VALUE = "quarantine_value"
+
+
+def _reason_sql(rules: EntityRules, now: str) -> str:
+    """Staging's quarantine CASE and, branch by branch, the column at fault and its value
+    as delivered (the raw text of a value that does not parse)."""
+
+    def filled(column: str) -> str:
+        invalid = f" or {_q(column + '__invalid')} is not null" if column in rules.typed else ""
+        return f"({_q(column)} is not null{invalid})"
+
+    def value(column: str) -> str:
+        text = f"cast({_q(column)} as varchar)"
+        return f"coalesce({_q(column + '__invalid')}, {text})" if column in rules.typed else text
+
+    reasons, columns, values = [], [], []
+    for branch in rules.reasons:
+        condition = branch.condition.format(now=now)
+        reasons.append(f"when {condition} then {_sql_list([branch.reason])}")
+        label = _sql_list([", ".join(branch.columns)])
+        if len(branch.columns) > 1:
+            label = "case " + " ".join(
+                f"when {filled(c)} then {_sql_list([c])}" for c in branch.columns
+            ) + f" else {label} end"
+        columns.append(f"when {condition} then {label}")
+        values.append(f"when {condition} then coalesce({', '.join(value(c) for c in branch.columns)})"
+                      if len(branch.columns) > 1 else f"when {condition} then {value(branch.columns[0])}")
+    return (f"case {' '.join(reasons)} end as {REASON}, "
+            f"case {' '.join(columns)} end as {REASON_COLUMN}, "
+            f"case {' '.join(values)} end as {REASON_VALUE}")
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+")
+_DAY_FIRST = re.compile(r"(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(\D.*)?")
+_HINTS = {
+    "decimal_comma": (
+        "{column}: values such as {example} use a decimal comma; the landing contract expects "
+        "a plain number with a decimal point (12.50)"
+    ),
+    "day_first": (
+        "{column}: values such as {example} look like day-first (European) dates; the landing "
+        "contract expects ISO-8601 dates and timestamps (2026-06-01, 2026-06-01T10:00:00Z)"
+    ),
+}
+
+
+def format_hints(rules: EntityRules, batch: GateBatch) -> list[str]:
+    """What the contract expects, for values in a format it does not read (a decimal
+    comma, a day-first date), and what to do. Looked for in the values that do not parse
+    (the first rows of each typed column in the validated frame) and in the examples."""
+    from orchestration.landing import CONVERT
+
+    candidates = [e for rows in batch.examples.values() for e in rows]
+    frame = batch.frame
+    for column in rules.typed:
+        invalid = f"{column}__invalid"
+        if invalid in frame.columns:
+            rows = frame.loc[frame[invalid].notna(), ["_source_file", "_source_row", invalid]]
+            candidates += [Example(f, int(r), column, v) for f, r, v in rows.head(20).itertuples(
+                index=False)]
+    found: dict[tuple[str, str], Example] = {}
+    for example in sorted(candidates, key=lambda e: (e.file, e.row)):
+        kind, text = rules.typed.get(example.column), (example.value or "").strip()
+        if kind in ("amount", "float", "integer") and _DECIMAL_COMMA.fullmatch(text):
+            found.setdefault(("decimal_comma", example.column), example)
+        match = _DAY_FIRST.fullmatch(text)
+        if kind in ("timestamp", "date") and match and int(match[1]) <= 31 and int(match[2]) <= 12:
+            found.setdefault(("day_first", example.column), example)
+    return [
+        _HINTS[hint].format(column=column, example=f"{example.value!r} (file {example.file}, "
+                            f"row {example.row})") + f". {CONVERT}"
+        for (hint, column), example in found.items()
+    ]
 
 
 def gate_frame(
@@ -231,24 +346,31 @@ def gate_frame(
             from landing_batch
         )
         select *{version},
-            case {rules.reason_sql.format(now=now)} end as {REASON}
+            {_reason_sql(rules, now)}
         from cleaned
     """
-    # 1. exact counts per file and reason, over every row
+    # 1. exact counts per file and reason, over every row, and the first rows of each
     counted = relation.query("landing_batch", f"""
-        select _source_file, {REASON}, count(*) as n
+        select _source_file, {REASON}, count(*) as n,
+            arg_min({{'row': _source_row, 'column': {REASON_COLUMN}, 'value': {REASON_VALUE}}},
+                    _source_row, {EXAMPLES_PER_REASON}) filter (where {REASON} is not null)
         from ({judged}) as judged
         group by all
     """).fetchall()
     per_file: dict[str, list[int]] = {}
     reasons: dict[str, int] = {}
-    for source_file, reason, n in counted:
+    examples: dict[str, list[Example]] = {}
+    for source_file, reason, n, first_rows in counted:
         totals = per_file.setdefault(source_file, [0, 0])
         totals[0] += n
         if reason is not None:
             totals[1] += n
             reasons[reason] = reasons.get(reason, 0) + n
+            examples.setdefault(reason, []).extend(
+                Example(source_file, int(r["row"]), r["column"], r["value"]) for r in first_rows or [])
     reasons = dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+    examples = {reason: sorted(rows, key=lambda e: (e.file, e.row))[:EXAMPLES_PER_REASON]
+                for reason, rows in examples.items()}
     rows = sum(total for total, _ in per_file.values())
     shares, file_shares = _file_shares(per_file)
     # 2. the frame for GX: every row, or a hashed sample plus the first rows of each file
@@ -263,7 +385,7 @@ def gate_frame(
         order by _source_file, _source_row
     """).df()
     frame[FILE_SHARE] = frame["_source_file"].map(file_shares).astype("float64")
-    return GateBatch(frame=frame, rows=rows, reasons=reasons, shares=shares)
+    return GateBatch(frame=frame, rows=rows, reasons=reasons, shares=shares, examples=examples)
 
 
 def _file_shares(per_file: dict[str, list[int]]) -> tuple[list[FileShare], dict[str, float]]:
@@ -296,7 +418,8 @@ def build_suite(entity: str, rules: EntityRules, max_quarantine_share: float) ->
         suite.add_expectation(gxe.ExpectColumnToExist(
             column=column, description="required column present", severity="critical"))
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(
-            column=column, description="required value filled in", **warn,
+            column=column, **warn,
+            description="required value filled in" + (" and parseable" if typed else ""),
             meta={"unexpected_label": "empty or unparseable" if typed else "empty"}))
     for column, kind in rules.typed.items():
         suite.add_expectation(gxe.ExpectColumnValuesToBeNull(
@@ -328,7 +451,8 @@ def build_suite(entity: str, rules: EntityRules, max_quarantine_share: float) ->
             f"at most {max_quarantine_share:.0%} of each file's rows would be quarantined "
             "(LEADSCORE_MAX_QUARANTINE_SHARE; small files of a load judged together)"
         ),
-        meta={"column": REASON, "unexpected_label": "rows in files over the limit"}))
+        meta={"column": None, "unexpected_label": "rows in files over the limit",
+              "quarantine_share": True}))
     return suite
 
 
@@ -337,7 +461,8 @@ class LandingGate:
     of each entity (all files of the load together) and raises :class:`QualityGateFailed`
     when a blocking expectation fails."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, docs: bool = True):
+        self.write_docs = docs  # False: no Data Docs (``leadscore validate``)
         self.max_quarantine_share = settings.max_quarantine_share
         self.max_rows = settings.gx_max_rows
         self.docs_dir: Path = settings.gx_docs_dir / "landing"
@@ -355,38 +480,90 @@ class LandingGate:
     ) -> None:
         report = self.validate(entity, files, relation)
         if not report.passed:
-            self.build_docs()
-            failing = [s.batch for s in report.extra["shares"]
-                       if s.share > self.max_quarantine_share]
-            raise QualityGateFailed(
-                [report],
-                f"landing file(s) {', '.join(failing)} did not pass the landing quality gate: "
-                f"nothing was loaded (the load rolled back); "
-                f"Data Docs: {self.docs_dir / 'index.html'}",
-            )
+            docs = self.build_docs()
+            raise QualityGateFailed([report], *self.failure_message(entity, report, docs))
+
+    def failure_message(
+        self, entity: str, report: SuiteReport, docs: Path | None = None
+    ) -> tuple[str, str]:
+        """What stopped the load and what to do (said once), and the failed expectations."""
+        limit = self.max_quarantine_share
+        over = [s for s in report.extra["shares"] if s.share > limit]
+        lines = [
+            f"more than {limit:.0%} of the rows of {len(over)} {entity} file(s) would be "
+            "quarantined (the landing gate's limit, LEADSCORE_MAX_QUARANTINE_SHARE): the gate "
+            "stopped the load and nothing of it was kept.",
+            *(f"  {share.batch}: {share.quarantined:,} of {share.rows:,} rows "
+              f"({share.share:.1%}) would be quarantined" for share in over),
+            *describe_reasons(report.extra["would_quarantine"], report.extra["examples"]),
+            *(f"Hint: {hint}" for hint in report.extra["hints"]),
+            "What to do: correct these rows at the source and deliver the file(s) again "
+            "(`leadscore validate PATH` checks a delivery without loading it), or raise "
+            "LEADSCORE_MAX_QUARANTINE_SHARE to load them and quarantine the bad rows.",
+        ]
+        details = [report.headline()]
+        details += [f"  {note}" for note in report.notes if note.startswith("validated on a sample")]
+        details += ["  - " + o.describe() for o in report.outcomes if not o.success]
+        if docs is not None and docs.exists():
+            details.append(f"GX Data Docs: {docs}")
+        return "\n".join(lines), "\n".join(details)
 
     def validate(
         self, entity: str, files: list[LandingFile], relation: duckdb.DuckDBPyRelation
     ) -> SuiteReport:
         """Validate one entity's new rows of a load; returns the report."""
-        batch = gate_frame(entity, relation, self.rules[entity], self.max_rows)
+        rules = self.rules[entity]
+        batch = gate_frame(entity, relation, rules, self.max_rows)
         name = (files[0].relative_path if len(files) == 1
                 else f"{entity}: {len(files)} files {files[0].relative_path} .. "
                      f"{files[-1].relative_path}")
+        hints = format_hints(rules, batch)
         report = self.validator.validate(
             batch.frame,
             self.suites[entity],
             batch_name=name,
-            notes=_notes(batch, self.max_quarantine_share),
-            extra={"would_quarantine": batch.reasons, "shares": batch.shares, "rows": batch.rows},
+            notes=_notes(batch, self.max_quarantine_share) + [f"hint: {h}" for h in hints],
+            extra={"would_quarantine": batch.reasons, "shares": batch.shares, "rows": batch.rows,
+                   "examples": batch.examples, "hints": hints},
         )
+        report = dataclasses.replace(report, outcomes=tuple(
+            _share_outcome(o, batch.shares, self.max_quarantine_share)
+            if o.blocking and o.column is None else o
+            for o in report.outcomes))
         self.files_validated += len(files)
         self.reports.append(report)
         return report
 
     def build_docs(self) -> Path | None:
         """Write the Data Docs of the loads validated so far (None when there were none)."""
-        return self.validator.build_docs() if self.reports else None
+        return self.validator.build_docs() if self.reports and self.write_docs else None
+
+
+def describe_reasons(reasons: dict[str, int], examples: dict[str, list[Example]]) -> list[str]:
+    """One line per reason staging would give: the count and the first rows."""
+    if not reasons:
+        return []
+    lines = ["Rows that would be quarantined, by reason (and the first of them):"]
+    width = max(len(reason) for reason in reasons)
+    for reason, count in reasons.items():
+        shown = "; ".join(e.describe() for e in examples.get(reason, []))
+        lines.append(f"  {reason:<{width}} {count:>9,}" + (f"  e.g. {shown}" if shown else ""))
+    return lines
+
+
+def _share_outcome(outcome: ExpectationOutcome, shares: list[FileShare], limit: float
+                   ) -> ExpectationOutcome:
+    """The blocking check, said per file (GX sees one share value per row, not per file)."""
+    over = [s for s in shares if s.share > limit]
+    if over:
+        observed = f"{len(over)} of {len(shares)} file(s) over the limit: " + ", ".join(
+            f"{s.batch} {s.share:.1%} ({s.quarantined:,} of {s.rows:,} rows)" for s in over)
+    elif shares:
+        top = max(shares, key=lambda s: s.share)
+        observed = f"every file within the limit (at most {top.share:.1%}, {top.batch})"
+    else:
+        observed = f"too few rows to judge (fewer than {MIN_ROWS_FOR_SHARE})"
+    return dataclasses.replace(outcome, observed=observed, examples=())
 
 
 def _notes(batch: GateBatch, max_share: float) -> list[str]:

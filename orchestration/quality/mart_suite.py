@@ -145,8 +145,9 @@ def build_suite(
     add = suite.add_expectation
     add(gxe.ExpectTableRowCountToEqual(
         value=known_leads,
-        description=f"one row per known lead ({SPINE} has {known_leads:,})"))
-    add(gxe.ExpectColumnValuesToNotBeNull(column="lead_id", description="lead_id filled in"))
+        description=f"one row per known lead ({SPINE} has {known_leads:,})",
+        meta={"column": None}))
+    add(gxe.ExpectColumnValuesToNotBeNull(column="lead_id", description="filled in"))
     add(gxe.ExpectColumnValuesToBeUnique(
         column="lead_id", description="one row per lead", meta={"unexpected_label": "duplicated"}))
     for column in SCORE_COLUMNS:
@@ -161,9 +162,9 @@ def build_suite(
         "recommended_action": (reference.recommended_actions(), "rules/recommended_actions"),
     }
     for column, (values, seed) in vocabularies.items():
-        add(gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} filled in"))
+        add(gxe.ExpectColumnValuesToNotBeNull(column=column, description="filled in"))
         add(gxe.ExpectColumnValuesToBeInSet(
-            column=column, value_set=values, description=f"one of {seed}",
+            column=column, value_set=values, description=f"one of the values of seeds/{seed}.csv",
             meta={"unexpected_label": "unknown values"}))
     if rows > MIN_ROWS_FOR_STDEV:
         add(gxe.ExpectColumnStdevToBeBetween(

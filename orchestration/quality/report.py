@@ -9,29 +9,33 @@ from typing import Any
 class QualityGateFailed(RuntimeError):
     """A blocking expectation failed: the data does not go further (not loaded / not published)."""
 
-    def __init__(self, reports: list["SuiteReport"], what_happened: str):
+    def __init__(self, reports: list["SuiteReport"], what_happened: str, details: str | None = None):
         self.reports = reports
-        details = "\n".join(report.describe(only_failures=True) for report in reports)
-        super().__init__(f"{what_happened}\n{details}")
+        if details is None:
+            details = "\n".join(report.describe(only_failures=True) for report in reports)
+        super().__init__(f"{what_happened}\n{details}".rstrip())
 
 
 @dataclass(frozen=True)
 class ExpectationOutcome:
     """One expectation's result, made readable."""
 
-    expectation: str  # GX type, e.g. expect_column_values_to_be_in_set
+    expectation: str  # GX type, e.g. expect_column_values_to_be_in_set (Data Docs, metadata)
     column: str | None  # the column of the contract / mart the rule is about
-    rule: str  # what was expected, in words
+    rule: str  # what was expected, in words: the check's name in every message
     success: bool
     blocking: bool
     observed: str  # what was found, in words
     examples: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        """``FAILED (warning) occurred_at: parses as an ISO-8601 timestamp; found ...``: the
+        check is named by its column and what it expects, in words (GX type names such as
+        ``expect_column_values_to_be_null`` on a helper column contradict what they check)."""
         level = "BLOCKING" if self.blocking else "warning"
         status = "ok" if self.success else f"FAILED ({level})"
-        where = f" column {self.column}:" if self.column else " the table:"
-        text = f"{status} {self.expectation} on{where} {self.rule}; found {self.observed}"
+        where = f" {self.column}:" if self.column else ""
+        text = f"{status}{where} {self.rule}; found {self.observed}"
         if self.examples and not self.success:
             text += "; e.g. " + ", ".join(self.examples)
         return text

@@ -135,13 +135,20 @@ def test_flood_of_bad_rows_stops_the_load_and_says_why(workspace: Workspace) -> 
     with pytest.raises(QualityGateFailed) as caught:
         pipeline.load_landing(settings, inspect=gate)
     message = str(caught.value)
-    assert "landing file(s) events/b_flood.csv did not pass" in message
-    assert "a_good.csv did not pass" not in message and "nothing was loaded" in message
-    assert "FAILED (BLOCKING) expect_column_values_to_be_between on column quarantine_reason" in message
+    # one statement first: what, where, why; then the reasons with rows; then what to do
+    first = message.splitlines()[0]
+    assert first.startswith("more than 20% of the rows of 1 events file(s) would be quarantined")
+    assert "LEADSCORE_MAX_QUARANTINE_SHARE" in first and "nothing of it was kept" in first
     assert "events/b_flood.csv: 30 of 60 rows (50.0%) would be quarantined" in message
-    assert "(file events/b_flood.csv, row 1)" in message  # example rows of the failing file
+    assert "a_good.csv:" not in message
+    assert "unknown_event_type" in message and "30  e.g. event_type 'hover' (file " \
+        "events/b_flood.csv, row 31)" in message  # the reason, its count, the rows
+    assert "What to do:" in message and "leadscore validate" in message
+    # said once; the blocking check named by what it checks, per file
+    assert message.count("30 of 60 rows (50.0%)") == 1
+    assert ("FAILED (BLOCKING) at most 20% of each file's rows would be quarantined" in message
+            and "1 of 2 file(s) over the limit: events/b_flood.csv 50.0% (30 of 60 rows)" in message)
     assert "'hover' (file events/b_flood.csv, row 31)" in message  # the bad values, where
-    assert "unknown_event_type 30" in message  # the reasons
     assert "Data Docs:" in message and (settings.gx_docs_dir / "landing" / "index.html").exists()
     assert gate.files_validated == 2 and len(gate.reports) == 1  # one validation per entity
     # The whole load rolled back: not even the good file of the same load is kept.
@@ -170,7 +177,7 @@ def test_small_files_are_judged_pooled(workspace: Workspace) -> None:
         pipeline.load_landing(settings, inspect=LandingGate(settings))
     message = str(caught.value)
     assert f"{files} small files pooled: 30 of 60 rows (50.0%)" in message
-    assert "(file events/day00.csv, row 1)" in message
+    assert "event_type 'hover' (file events/day00.csv, row 6)" in message
 
 
 def test_a_few_small_files_are_too_few_to_judge(workspace: Workspace) -> None:
@@ -252,15 +259,15 @@ def test_mart_suite_passes_a_sound_mart(workspace: Workspace) -> None:
 @pytest.mark.parametrize(
     ("breakage", "expected"),
     [
-        ("duplicate", "expect_column_values_to_be_unique on column lead_id"),
-        ("score_101", "expect_column_values_to_be_between on column lead_score"),
-        ("grade_E", "expect_column_values_to_be_in_set on column fit_grade"),
-        ("tier_5", "expect_column_values_to_be_in_set on column engagement_tier"),
-        ("stage", "expect_column_values_to_be_in_set on column lifecycle_stage"),
-        ("action", "expect_column_values_to_be_in_set on column recommended_action"),
-        ("all_equal", "expect_column_stdev_to_be_between on column lead_score"),
-        ("one_grade", "grade A holds at most 98% of the leads"),
-        ("row_count", "expect_table_row_count_to_equal on the table"),
+        ("duplicate", "FAILED (BLOCKING) lead_id: one row per lead"),
+        ("score_101", "FAILED (BLOCKING) lead_score: score in 0-100"),
+        ("grade_E", "fit_grade: one of the values of seeds/rules/fit_grades.csv"),
+        ("tier_5", "engagement_tier: one of the values of seeds/rules/engagement_tiers.csv"),
+        ("stage", "lifecycle_stage: one of the values of seeds/rules/lifecycle_stages.csv"),
+        ("action", "recommended_action: one of the values of seeds/rules/recommended_actions.csv"),
+        ("all_equal", "lead_score: not all leads scored the same"),
+        ("one_grade", "fit_grade: grade A holds at most 98% of the leads"),
+        ("row_count", "FAILED (BLOCKING) one row per known lead"),
     ],
 )
 def test_mart_suite_names_what_is_wrong(workspace: Workspace, breakage: str, expected: str) -> None:

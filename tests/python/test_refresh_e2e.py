@@ -105,7 +105,11 @@ def test_failing_mart_check_stops_the_publish(built: Built) -> None:
         refresh(strict, as_of=AS_OF)
     message = str(caught.value)
     assert "gx_lead_scores" in message
-    assert "FAILED (BLOCKING) expect_column_values_to_not_be_in_set on column fit_grade" in message
+    assert "FAILED (BLOCKING) fit_grade: grade " in message
+    assert "holds at most 30% of the leads with a profile (LEADSCORE_MAX_GRADE_SHARE)" in message
+    first = message.splitlines()[0]  # what stopped the run, before the details
+    assert first.startswith("the refresh stopped (step ")
+    assert "blocking check failed: marts/lead_scores gx_lead_scores" in first
     assert "(lead_id L" in message  # examples of offending leads
     assert "serving layer was not updated" in message
     assert published(settings.serving_dir) == before
@@ -117,8 +121,11 @@ def test_flooded_landing_file_stops_the_run_before_dbt(workspace: Workspace) -> 
     with pytest.raises(RefreshFailed) as caught:
         refresh(settings, as_of=AS_OF)
     message = str(caught.value)
-    assert "Step landing failed" in message and "did not pass the landing quality gate" in message
-    assert "on column quarantine_reason" in message and "would be quarantined" in message
+    assert message.startswith("the refresh stopped (step landing): more than 20% of the rows of")
+    assert "would be quarantined (the landing gate's limit" in message.splitlines()[0]
+    # the gate's results are said once (not again under "Failed checks")
+    assert message.count("would be quarantined (the landing gate's limit") == 1
+    assert message.count("FAILED (BLOCKING)") == 1 and "Failed checks" not in message
     assert "Nothing was published" in message
     assert not settings.serving_dir.exists() or not any(settings.serving_dir.iterdir())
 
@@ -130,8 +137,12 @@ def test_unreadable_landing_file_is_named(workspace: Workspace) -> None:
     with pytest.raises(RefreshFailed) as caught:
         refresh(workspace.settings(), as_of=AS_OF)
     message = str(caught.value)
-    assert "Step landing failed" in message and "LandingFileError" in message
-    assert str(notes) in message and "unsupported file type" in message
+    assert message.startswith(f"the refresh stopped (step landing): landing file {notes}: "
+                              "unsupported file type .txt; the landing contract reads Parquet")
+    assert "LandingFileError" not in message  # no class names (once doubled), no traceback
+    assert message.count(f"landing file {notes}") == 1
+    # no link to Data Docs that were never written
+    assert "Data Docs" not in message and not (workspace.root / "gx_docs").exists()
 
 
 def wait_for_dbt_build(proc: subprocess.Popen, deadline_s: float = 240) -> None:
@@ -233,7 +244,8 @@ def test_a_refresh_that_finds_nothing_keeps_the_published_version(
     with pytest.raises(RefreshFailed) as caught:
         refresh(settings, as_of=AS_OF, full_refresh=True)
     message = str(caught.value)
-    assert "Step serving_export failed" in message
+    assert message.startswith("the refresh stopped (step serving_export): ")
+    assert "PublishRefused" not in message  # a message for users, without a class name
     assert "marts.lead_scores has no leads" in message and str(settings.landing_dir) in message
     assert "serving layer was not updated" in message
     assert published(settings.serving_dir) == before
