@@ -23,17 +23,20 @@ setup: $(STAMP)
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
 		|| { echo "Set PYTHON=/path/to/python3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@echo "make: creating the virtual environment $(VENV) ..."
+	@$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
-
-	$(BIN)/python -m pip install -qq -r requirements.lock
-	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
+	@echo "make: installing the pinned packages of requirements.lock into $(VENV) (the first time takes a few minutes) ..."
+	@start=$$(date +%s); $(BIN)/python -m pip install -qq -r requirements.lock \
+		&& $(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e . \
+		&& echo "make: installed in $$(( $$(date +%s) - start )) s"
 	@touch $(STAMP)
 
 run: $(STAMP)
 	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"
-	$(BIN)/leadscore run --demo-if-empty
+	@echo "make: leadscore run --demo-if-empty (a demo shop is generated when data/landing is empty; progress below, the summary at the end)"
+	@$(BIN)/leadscore run --demo-if-empty
 
 test: $(STAMP)
 	$(MAKE) --no-print-directory lint

@@ -8,6 +8,11 @@
 - ``marts/lead_scores`` check ``gx_lead_scores``: the GX mart suite, *blocking*: when it
   fails the serving export does not run and BI keeps the previous version.
 - ``serving_export``: publishes the marts to ``$LEADSCORE_SERVING_DIR``.
+- ``run_summary``: what this run did (:mod:`orchestration.run_summary`), written as
+  ``run_summary.json`` beside the serving manifest.
+
+Each step reports its progress to :mod:`orchestration.progress` (the command line shows
+it; without a reporter, as in UI runs, that is a no-op) and logs to Dagster's log.
 
 The run's settings come from the ``warehouse`` resource, which also holds the refresh
 lock for the whole run (the job runs its steps in one process).
@@ -17,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +38,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from orchestration import housekeeping, pipeline, serving
+from orchestration import housekeeping, pipeline, progress, run_summary, serving
 from orchestration.config import PROJECT_ROOT, Settings
 from orchestration.dbt_checks import data_test_ids, describe_test
 from orchestration.landing import LandingFileError, LoadResult
@@ -44,6 +50,7 @@ LANDING_KEY = dg.AssetKey(["landing"])
 LEAD_SCORES_KEY = dg.AssetKey(["marts", "lead_scores"])
 SERVED_MARTS = [dg.AssetKey(["marts", name]) for name in serving.TABLES]
 SERVING_KEY = dg.AssetKey(["serving_export"])
+RUN_SUMMARY_KEY = dg.AssetKey(["run_summary"])
 LANDING_CHECK = "gx_landing_batches"
 MART_CHECK = "gx_lead_scores"
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]  # unit tests: `make test`
@@ -94,6 +101,10 @@ def prepare_dbt_project() -> DbtProject:
 
 
 DBT_PROJECT = prepare_dbt_project()
+
+#: The steps' log: Dagster shows it in the run's log (it captures ``dagster.builtin``) and
+#: ``leadscore -v`` prints it once, through the command's own handler (orchestration.console).
+log = dg.get_dagster_logger("leadscore")
 
 
 class LeadscoreTranslator(DagsterDbtTranslator):
@@ -291,7 +302,11 @@ def landing(
 ) -> Iterator[Any]:
     gate = LandingGate(warehouse)
     try:
-        load = pipeline.load_landing(warehouse, full_refresh=options.full_refresh, inspect=gate)
+        with progress.step("landing", "Loading new landing files (landing gate: GX)") as step:
+            load = pipeline.load_landing(warehouse, full_refresh=options.full_refresh,
+                                         inspect=gate)
+            step.text = (f"{load.total_rows:,} rows from {len(load.files)} new file(s)"
+                         if load.files else "no new files")
     except QualityGateFailed as exc:
         docs = gate.build_docs()
         yield dg.AssetCheckResult(
@@ -302,14 +317,14 @@ def landing(
             description=str(exc)[:2000],
             metadata=_gate_metadata(gate, docs),
         )
-        context.log.error(str(exc))
+        log.error(str(exc))
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     except LandingFileError as exc:  # said as written for users, not as a Python error
-        context.log.error(str(exc))
+        log.error(str(exc))
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
     docs = gate.build_docs()
     for report in gate.reports:
-        context.log.info(report.describe(only_failures=True))
+        log.info(report.describe(only_failures=True))
     yield dg.MaterializeResult(asset_key=LANDING_KEY, metadata=_load_metadata(load))
     yield dg.AssetCheckResult(
         check_name=LANDING_CHECK,
@@ -342,10 +357,39 @@ def dbt_models(
     with temporary_environment(warehouse.dbt_env()):
         target = _manifest_target()  # where dagster-dbt puts this build's run folder
     # afterwards, only the newest LEADSCORE_DBT_RUNS_KEPT run folders stay (this one among them)
-    with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept):
+    state = progress.DbtProgress()
+    with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
+            progress.step("dbt_models", "Building and testing the dbt models") as outcome:
         with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
             invocation = dbt.cli(args, context=context)
-        yield from invocation.stream()
+        yield from _stream_with_progress(context, invocation, state)
+        outcome.text = state.describe()
+
+
+#: How often a dbt build says how far it is in the Dagster log (the UI's run view).
+DBT_LOG_EVERY_SECONDS = 60.0
+
+
+def _stream_with_progress(context: dg.AssetExecutionContext, invocation: Any,
+                          state: progress.DbtProgress) -> Iterator[Any]:
+    """dagster-dbt's events for each dbt event (what ``invocation.stream()`` yields),
+    reporting nodes done of total as they finish: to the console reporter at once, to
+    the Dagster log every :data:`DBT_LOG_EVERY_SECONDS`."""
+    logged = time.monotonic()
+    for event in invocation.stream_raw_events():
+        progress.dbt_event(state, event.raw_event)
+        if state.total and time.monotonic() - logged >= DBT_LOG_EVERY_SECONDS:
+            logged = time.monotonic()
+            running = state.running_text(limit=3)
+            log.info(f"dbt build: {state.describe()}"
+                             + (f"; running {running}" if running else ""))
+        yield from event.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
 
 
 @dg.asset_check(
@@ -362,9 +406,11 @@ def dbt_models(
 def lead_scores_gx(
     context: dg.AssetCheckExecutionContext, warehouse: dg.ResourceParam[Settings]
 ) -> dg.AssetCheckResult:
-    report, docs = validate_mart(warehouse)
+    with progress.step("gx_lead_scores", "Validating the mart (GX)") as step:
+        report, docs = validate_mart(warehouse)
+        step.text = f"{report.succeeded}/{report.evaluated} expectations met"
     text = report.describe(only_failures=report.passed)
-    (context.log.info if report.passed else context.log.error)(f"{text}\nData Docs: {docs}")
+    (log.info if report.passed else log.error)(f"{text}\nQuality page: {docs}")
     return dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -401,9 +447,11 @@ def serving_export(
     warehouse: dg.ResourceParam[Settings],
     options: RefreshOptions,
 ) -> dg.MaterializeResult:
-    publication = serving.publish(warehouse, run_id=context.run.run_id,
-                                  as_of=run_as_of(context, options))
-    context.log.info(publication.describe(warehouse.serving_dir))
+    with progress.step("serving_export", "Publishing to the serving folder") as step:
+        publication = serving.publish(warehouse, run_id=context.run.run_id,
+                                      as_of=run_as_of(context, options))
+        step.text = f"{publication.row_counts.get('lead_scores', 0):,} leads"
+    log.info(publication.describe(warehouse.serving_dir))
     return dg.MaterializeResult(
         metadata={
             "serving_dir": dg.MetadataValue.path(str(warehouse.serving_dir)),
@@ -414,3 +462,38 @@ def serving_export(
                 serving.manifest_path(warehouse.serving_dir).read_text(encoding="utf-8"))),
         }
     )
+
+
+@dg.asset(
+    key=RUN_SUMMARY_KEY,
+    deps=[SERVING_KEY],
+    group_name="serving",
+    kinds={"json"},
+    description=(
+        "What this refresh did, for people and monitoring: files and rows loaded now, "
+        "quarantined now by reason (and in all loads so far), leads new since the last "
+        "publication, the biggest score movers and stage changes, the gates' and dbt "
+        "tests' results, the top leads and the leads per recommended action (contactable "
+        "or not). Written as run_summary.json beside the serving manifest."
+    ),
+)
+def run_summary_json(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
+) -> dg.MaterializeResult:
+    with progress.step("run_summary", "Summarising the run") as step:
+        events = run_summary.run_events(context.instance, context.run.run_id)
+        summary = run_summary.build(warehouse, events, run_id=context.run.run_id,
+                                    as_of=run_as_of(context, options),
+                                    dbt_test_count=dbt_data_test_count())
+        path = run_summary.write(summary, warehouse.serving_dir)
+        step.text = str(path)
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(path)),
+        "rows_loaded": summary["load"]["rows"],
+        "rows_quarantined": summary["quarantine"]["this_run_rows"],
+        "leads_scored": summary["leads"].get("scored", 0),
+        "leads_new": summary["leads"].get("new_since_last_publication", 0),
+        "dbt_tests_passed": summary["checks"]["dbt_tests"]["passed"],
+    })

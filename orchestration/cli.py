@@ -4,11 +4,12 @@ backtest, benchmark. `leadscore COMMAND --help` documents each command."""
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from orchestration import console, progress
 from orchestration.arguments import OneLineParser, as_of, whole_number
 from orchestration.config import DEFAULT_LANDING_DIR, PATH_ENV, Settings
 from orchestration.landing import CONTRACT as CONTRACT_ENTITIES
@@ -53,22 +54,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.refresh import refresh
 
     settings = settings_of(args)
-    if args.demo_if_empty and _wants_demo(settings):
-        from orchestration.generator import generate
+    # progress on stderr (a live line on a terminal, timestamped lines in a log), the
+    # summary on stdout
+    with progress.install(progress.reporter_for(sys.stderr, args.log_format, args.verbose)):
+        if args.demo_if_empty and _wants_demo(settings):
+            from orchestration.generator import generate
 
-        truth = settings.landing_dir.parent / "truth"
-        print(f"Landing folder {settings.landing_dir} is empty: generating demo data ...")
-        summary = generate(settings.landing_dir, truth_out=truth)
-        print(f"  {sum(summary.rows.values()):,} landing rows {summary.rows}; "
-              f"the next 30 days' orders (for `leadscore backtest`) in {truth}")
-    landing.require_folder(settings.landing_dir, _setting_name(args, "landing_dir"))
-    result = refresh(
-        settings,
-        as_of=pipeline.normalise_as_of(args.as_of),
-        full_refresh=args.full_refresh,
-        wait=args.wait,
-    )
-    print(result.report)
+            truth = settings.landing_dir.parent / "truth"
+            with progress.step("generate", f"Generating a demo shop in {settings.landing_dir} "
+                               "(the landing folder is empty)") as step:
+                summary = generate(settings.landing_dir, truth_out=truth)
+                step.text = (f"{sum(summary.rows.values()):,} landing rows; the next 30 days' "
+                             f"orders (for `leadscore backtest`) in {truth}")
+        landing.require_folder(settings.landing_dir, _setting_name(args, "landing_dir"))
+        result = refresh(
+            settings,
+            as_of=pipeline.normalise_as_of(args.as_of),
+            full_refresh=args.full_refresh,
+            wait=args.wait,
+            echo_dbt=args.verbose and args.log_format == "text",
+        )
+    if args.log_format == "json":
+        print(json.dumps(result.summary, default=str))
+    else:
+        print(result.report)
     return 0
 
 
@@ -146,7 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings not given as flags come from LEADSCORE_* environment variables "
         "(README, 'Configuration').")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log what happens, with the libraries' full messages (default: off)")
+                        help="also show dbt's output, Dagster's step logs and our own detail, "
+                        "and full errors with tracebacks (default: progress, warnings and the "
+                        "summary)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="json: log lines, progress and the run summary as JSON objects, "
+                        "one a line, for log collectors (default: text)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
@@ -224,10 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(lambda: generator_main(argv[1:]), verbose=False)
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    console.configure(args.verbose, args.log_format)
     return _run(lambda: args.func(args), verbose=args.verbose)
 
 

@@ -1,7 +1,8 @@
 """The Dagster code location (``dagster dev -m orchestration.definitions``, ``make ui``).
 
 One job, ``refresh``, materialises the whole graph in one process (DuckDB allows one
-writer): landing -> dbt seeds/models (tests as checks) -> GX mart check -> serving export.
+writer): landing -> dbt seeds/models (tests as checks) -> GX mart check -> serving export ->
+run summary.
 It is started by
 
 - ``leadscore run`` (in process, :mod:`orchestration.refresh`),
@@ -173,7 +174,7 @@ def new_landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
 daily_refresh = build_schedule()
 
 defs = dg.Definitions(
-    assets=[assets.landing, assets.dbt_models, assets.serving_export],
+    assets=[assets.landing, assets.dbt_models, assets.serving_export, assets.run_summary_json],
     asset_checks=[assets.lead_scores_gx],
     jobs=[refresh_job],
     schedules=[daily_refresh],

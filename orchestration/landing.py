@@ -32,6 +32,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import progress
+
 log = logging.getLogger(__name__)
 
 LANDING_SCHEMA = "landing"
@@ -453,6 +455,7 @@ def load(
                 )
                 continue
             file_loaded_at = first_loaded.get((file.relative_path, sha), loaded_at)
+            progress.activity(f"loading {file.relative_path} ({len(result.files) + 1} new file(s))")
             rows = _load_file(con, file, batch_id, file_loaded_at) if file.size else 0
             con.execute(
                 f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -465,6 +468,7 @@ def load(
             for entity in CONTRACT:
                 new_files = [f for f, _ in result.files if f.entity == entity]
                 if new_files:
+                    progress.activity(f"landing gate (GX) on {len(new_files)} new {entity} file(s)")
                     inspect(entity, new_files, batch_relation(con, entity, batch_id))
         con.execute("commit")
     except BaseException:

@@ -1,9 +1,11 @@
 """One refresh, end to end, without a Dagster server: ``leadscore run`` and ``make run``.
 
 Runs the Dagster job ``refresh`` (orchestration/definitions.py) in this process, while
-holding the warehouse's refresh lock, and turns what the run recorded into a report:
-rows per layer, quarantined rows by reason, check results (GX gates and dbt tests), the
-serving paths, the GX Data Docs and the top leads.
+holding the warehouse's refresh lock, and prints the run's summary (the job's last step
+writes it: orchestration.run_summary): what this run loaded and quarantined, what moved,
+the checks, the top leads, the campaigns and the serving paths. Its steps report their
+progress to orchestration.progress; a failed run raises one message saying what, where
+and what to do.
 
 The run goes to the Dagster instance of ``$DAGSTER_HOME`` when it is set (``make run``
 and ``make ui`` share ``data/dagster_home``, so CLI runs show up in the UI), else to a
@@ -24,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration import landing, pipeline, serving
+from orchestration import landing, pipeline, progress, run_summary, serving
 from orchestration.config import Settings
 from orchestration.landing import LandingFile, LoadResult
 
@@ -54,7 +56,7 @@ class CheckResult:
 @dataclass
 class RefreshResult:
     load: LoadResult
-    summary: pipeline.Summary
+    summary: dict[str, Any]  # the run summary (run_summary.json; orchestration.run_summary)
     report: str
     run_id: str = ""
     checks: list[CheckResult] = field(default_factory=list)
@@ -68,6 +70,7 @@ def refresh(
     as_of: str | None = None,
     full_refresh: bool = False,
     wait: bool = False,
+    echo_dbt: bool | None = None,
 ) -> RefreshResult:
     """Load new landing files, build and test every model, validate, publish, summarise.
 
@@ -79,21 +82,26 @@ def refresh(
     landing.require_folder(settings.landing_dir)  # before any work: a mistyped path
     started = time.perf_counter()
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
+    # dbt's console output: printed under -v (not with --log-format json, whose stdout is
+    # JSON), else kept for the failure report
+    echo_dbt = verbose if echo_dbt is None else echo_dbt
     with pipeline.refresh_lock(settings, wait=wait):
         # Imported here: loading the code location parses the dbt project if needed.
-        from orchestration import assets, definitions
+        with progress.step("prepare", "Preparing (dbt parse when the project changed)"):
+            from orchestration import assets, definitions
 
         job = definitions.defs.resolve_job_def(definitions.JOB_NAME)
         output = io.StringIO()  # dbt's console output, shown with -v or when a step fails
-        with _instance() as instance, _quiet(output, enabled=not verbose):
+        with _instance() as instance, _quiet(output, mute_logs=not verbose,
+                                                    capture=not echo_dbt):
             result = job.execute_in_process(
                 run_config={
                     "resources": {
                         "options": {"config": {"as_of": as_of, "full_refresh": full_refresh}}
                     },
-                    "loggers": {
-                        "console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}
-                    },
+                    # Dagster's own console lines would repeat its records, which reach
+                    # the command's log handler (orchestration.console) under -v
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
                 },
                 instance=instance,
                 resources={
@@ -106,27 +114,28 @@ def refresh(
             if not result.success:
                 raise RefreshFailed(_failure_report(settings, result, checks, output.getvalue()))
             load = _load_result(result, assets.LANDING_KEY)
-            steps = _step_seconds(instance, result.run_id)
-        summary = pipeline.summarise(settings)
+            steps = run_summary.run_events(instance, result.run_id)["steps"]
+        rows_per_layer = pipeline.summarise(settings).rows_per_layer if verbose else []
     publication = serving.read_manifest(settings.serving_dir)
+    summary = run_summary.read(settings.serving_dir)
+    if summary is not None and summary.get("run_id") != result.run_id:
+        summary = None  # another run's (never expected: the summary step ran in this job)
     steps["total"] = round(time.perf_counter() - started, 1)
-    report = _report(settings, result.run_id, load, summary, checks, publication, steps)
-    return RefreshResult(load, summary, report, result.run_id, checks, publication, steps)
+    report = _report(summary, result.run_id, steps, verbose, rows_per_layer)
+    return RefreshResult(load, summary or {}, report, result.run_id, checks, publication, steps)
 
 
 @contextlib.contextmanager
-def _quiet(output: io.StringIO, enabled: bool) -> Iterator[None]:
-    """Keep the console for the report: dbt's streamed output goes to ``output`` and the
-    libraries' INFO logging is muted (``leadscore -v`` shows everything)."""
-    if not enabled:
-        yield
-        return
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+def _quiet(output: io.StringIO, mute_logs: bool, capture: bool) -> Iterator[None]:
+    """Keep the console for the progress and the summary: dbt's streamed output goes to
+    ``output`` (``capture``) and the libraries' logging is muted (``mute_logs``; a failure
+    is said once, by the failure report). ``leadscore -v`` shows everything."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS] if mute_logs else []
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.ERROR)
+        logger.setLevel(logging.CRITICAL)
     try:
-        with contextlib.redirect_stdout(output):
+        with contextlib.redirect_stdout(output) if capture else contextlib.nullcontext():
             yield
     finally:
         for logger, level in zip(loggers, levels):
@@ -173,22 +182,6 @@ class _instance:
 
     def __exit__(self, *exc: object) -> None:
         self.instance.dispose()
-
-
-def _step_seconds(instance: Any, run_id: str) -> dict[str, float]:
-    """Wall seconds of each step of the run, from the start and success events it logged."""
-    from dagster import DagsterEventType
-
-    started: dict[str, float] = {}
-    seconds: dict[str, float] = {}
-    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
-    for entry in instance.all_logs(run_id, of_type=kinds):
-        event = entry.dagster_event
-        if event.event_type == DagsterEventType.STEP_START:
-            started[event.step_key] = entry.timestamp
-        elif event.step_key in started:
-            seconds[event.step_key] = round(entry.timestamp - started[event.step_key], 1)
-    return seconds
 
 
 def _metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -239,69 +232,16 @@ def _load_result(result: Any, landing_key: Any) -> LoadResult:
 # ---------------------------------------------------------------------------- reports
 
 
-def _checks_section(checks: list[CheckResult], settings: Settings) -> list[str]:
-    lines = ["Check results:"]
-    for check in (c for c in checks if c.is_gx):
-        meta = check.metadata
-        state = "passed" if check.passed else "FAILED"
-        if check.check == "gx_landing_batches":
-            warnings = meta.get("warnings") or []
-            lines.append(
-                f"  GX landing gate: {state}; {meta.get('files_validated', 0)} new file(s), "
-                f"{meta.get('expectations_met', 0)}/{meta.get('expectations_evaluated', 0)} "
-                f"expectations met, {len(warnings)} warning(s)"
-            )
-            lines += [f"    - {w}" for w in warnings[:10]]
-            if len(warnings) > 10:
-                lines.append(f"    ... and {len(warnings) - 10} more (see the Data Docs)")
-        else:
-            fed = [name for name, on in (meta.get("shop_feeds") or {}).items() if on]
-            shape = f" (shop feeds {', '.join(fed) or 'nothing'})" if "shop_feeds" in meta else ""
-            lines.append(
-                f"  GX {check.asset} ({check.check}): {state}; "
-                f"{meta.get('expectations_met', 0)}/{meta.get('expectations_evaluated', 0)} "
-                f"expectations met{shape}"
-            )
-            lines += [f"    - not run: {reason}" for reason in (meta.get("not_run") or [])]
-        lines += [f"    - {f}" for f in (meta.get("blocking_failures") or [])]
-    dbt = [c for c in checks if not c.is_gx]
-    failed = [c for c in dbt if not c.passed]
-    lines.append(f"  dbt tests: {len(dbt) - len(failed)} passed, {len(failed)} failed")
-    lines += [f"    - FAILED {c.asset}: {c.check} {c.description}".rstrip() for c in failed]
-    if (settings.gx_docs_dir / "index.html").exists():  # link only what was written
-        lines.append(f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}")
-    return lines
-
-
-def _report(
-    settings: Settings,
-    run_id: str,
-    load: LoadResult,
-    summary: pipeline.Summary,
-    checks: list[CheckResult],
-    publication: dict[str, Any] | None,
-    steps: dict[str, float],
-) -> str:
+def _report(summary: dict[str, Any] | None, run_id: str, steps: dict[str, float],
+            verbose: bool, rows_per_layer: list[tuple[str, int]]) -> str:
+    """The first line (time per step: ``leadscore bench`` reads it), then the run summary."""
     timing = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in steps.items()
                        if step != "total")
-    lines = [
-        f"Refresh run {run_id} succeeded in {steps.get('total', 0.0):.1f} s ({timing}).",
-        f"Loaded {load.total_rows:,} new landing rows from {len(load.files)} file(s).",
-        "",
-        *_checks_section(checks, settings),
-        "",
-    ]
-    if publication:
-        counts = ", ".join(f"{t} {n:,}" for t, n in publication["row_counts"].items())
-        lines += [
-            f"Serving layer for BI tools (as_of {publication['as_of']}, published "
-            f"{publication['published_at']}):",
-            f"  {settings.serving_dir / serving.PARQUET_NAME}",
-            f"  {settings.serving_dir / serving.DUCKDB_NAME}  ({counts})",
-            f"  {serving.manifest_path(settings.serving_dir)}",
-            "",
-        ]
-    return "\n".join(lines) + pipeline.format_summary(settings, summary)
+    head = f"Refresh run {run_id} succeeded in {steps.get('total', 0.0):.1f} s ({timing})."
+    if summary is None:  # a job without the summary step (never in this project)
+        return head
+    return f"{head}\n\n" + run_summary.format_text(summary, verbose=verbose,
+                                                     rows_per_layer=rows_per_layer)
 
 
 def _failure_report(
@@ -331,8 +271,8 @@ def _failure_report(
             lines.append(f"  {check.asset} {check.check}:")
             lines += [f"    {line}" for line in (check.description or "").splitlines()]
     docs = settings.gx_docs_dir / "index.html"
-    if docs.exists() and "GX Data Docs:" not in shown:  # link only what was written
-        lines.append(f"GX Data Docs: {docs}")
+    if docs.exists() and "Quality page" not in shown:  # link only what was written
+        lines.append(f"Quality page (GX results, offline): {docs}")
     previous = serving.read_manifest(settings.serving_dir)
     if previous:
         lines.append(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from .. import progress
 from . import config as C
 from .badrows import BadRows, event_bad_rows, lead_bad_rows, order_bad_rows
 from .events import EventBatch, event_table, events_for_day
@@ -182,6 +183,8 @@ def generate(
         order_leads[day] = day_orders.lead
         batch = events_for_day(world, day, day_orders)
         if day >= start:
+            progress.activity(f"day {day - start + 1} of {stop - start} "
+                              f"({day_to_date(world.start_day + day)})")
             sources = [recent_events[d] for d in range(day - lookback, day) if d in recent_events]
             _write_day(world, day, out_dir, event_table(world, batch), sources, orders, bad_row_share, summary)
         if lookback:

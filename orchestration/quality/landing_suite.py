@@ -505,7 +505,7 @@ class LandingGate:
         details += [f"  {note}" for note in report.notes if note.startswith("validated on a sample")]
         details += ["  - " + o.describe() for o in report.outcomes if not o.success]
         if docs is not None and docs.exists():
-            details.append(f"GX Data Docs: {docs}")
+            details.append(f"Quality page (GX results, offline): {docs}")
         return "\n".join(lines), "\n".join(details)
 
     def validate(

@@ -60,6 +60,8 @@ def test_graph_runs_landing_staging_scores_mart_serving(graph) -> None:
     chain = upstream_closure(graph, key("serving_export"))
     assert {key("landing"), key("staging/stg_landing__events"), key("scores/engagement_scores"),
             key("marts/lead_scores"), key("rules/scoring_rules")} <= chain
+    # the run's summary is written after the publication (it reports what was published)
+    assert graph.get(key("run_summary")).parent_keys == {key("serving_export")}
     # the three landing sources are one asset, produced by the landing step
     assert not graph.get(key("landing")).is_external
     assert [k for k in graph.get_all_asset_keys() if k.path[0] == "landing"] == [key("landing")]
@@ -71,7 +73,7 @@ def test_groups_follow_the_layers(graph) -> None:
     assert groups["staging/stg_landing__events"] == "staging"
     assert groups["scores/purchase_scores"] == "scores"
     assert groups["marts/lead_scores"] == "marts"
-    assert groups["serving_export"] == "serving"
+    assert groups["serving_export"] == groups["run_summary"] == "serving"
 
 
 def test_dbt_tests_are_checks_and_gx_checks_block(graph, definitions: ModuleType) -> None:

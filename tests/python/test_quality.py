@@ -149,7 +149,7 @@ def test_flood_of_bad_rows_stops_the_load_and_says_why(workspace: Workspace) -> 
     assert ("FAILED (BLOCKING) at most 20% of each file's rows would be quarantined" in message
             and "1 of 2 file(s) over the limit: events/b_flood.csv 50.0% (30 of 60 rows)" in message)
     assert "'hover' (file events/b_flood.csv, row 31)" in message  # the bad values, where
-    assert "Data Docs:" in message and (settings.gx_docs_dir / "landing" / "index.html").exists()
+    assert "Quality page (GX results, offline):" in message and (settings.gx_docs_dir / "landing" / "index.html").exists()
     assert gate.files_validated == 2 and len(gate.reports) == 1  # one validation per entity
     # The whole load rolled back: not even the good file of the same load is kept.
     assert landing_counts(settings) == {"events": 0, "leads": 0, "orders": 0, "_files": 0}

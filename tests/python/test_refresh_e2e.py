@@ -34,8 +34,13 @@ from fixtures_orchestration import (  # noqa: F401  (fixtures)
 )
 from test_serving import start_reader, stop_reader
 
-from orchestration import pipeline, serving
+from orchestration import assets, pipeline, run_summary, serving
 from orchestration.refresh import RefreshFailed, refresh
+
+
+def query_one(settings, sql: str, params: list | None = None):
+    with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
+        return con.execute(sql, params or []).fetchone()[0]
 
 
 def warehouse_count(settings, table: str) -> int:
@@ -76,16 +81,32 @@ def test_whole_graph_materialises_and_publishes(built: Built) -> None:
     # the report says it all
     report = result.report
     for expected in (
-        "Rows per layer:", "staging.stg_landing__events", "marts.lead_scores",
-        "Quarantined rows by reason:", "unknown_event_type",
-        "GX landing gate: passed", "GX marts/lead_scores (gx_lead_scores): passed",
-        "dbt tests:", " 0 failed",
+        f"Loaded now: {result.load.total_rows:,} rows from {len(result.load.files)} new file(s)",
+        "Quarantined now: ", "unknown_event_type",
+        "Quarantined in all loads so far (all time): ",
+        "Landing gate (GX): passed", "Mart gate (GX): passed",
+        "dbt tests: ", " 0 failed",
         str(settings.serving_dir / "lead_scores.parquet"),
         str(settings.serving_dir / "serving.duckdb"),
-        f"GX Data Docs: {settings.gx_docs_dir / 'index.html'}",
-        "Top leads:",
+        f"Quality page (GX results, offline): {settings.gx_docs_dir / 'index.html'}",
+        "Top leads:", "Campaigns: leads per recommended action",
     ):
         assert expected in report, expected
+    # the run summary beside the manifest: this run's numbers, and dbt's test count
+    summary = result.summary
+    assert summary == run_summary.read(settings.serving_dir) and summary["run_id"] == result.run_id
+    assert summary["load"]["rows"] == result.load.total_rows
+    quarantined = warehouse_count(settings, "quarantine.quarantined_rows")
+    assert summary["quarantine"]["this_run_rows"] == quarantined > 0  # the first load: all
+    assert summary["leads"]["scored"] == leads == summary["leads"]["new_since_last_publication"]
+    tests = summary["checks"]["dbt_tests"]
+    dbt_checks = [c for c in result.checks if not c.is_gx]
+    assert tests["defined"] == assets.dbt_data_test_count() == tests["run"] == len(dbt_checks)
+    assert f"dbt tests: {tests['defined']:,} of {tests['defined']:,} passed" in report
+    assert sum(c["leads"] for c in summary["campaigns"]) == leads
+    assert [t["lead_id"] for t in summary["top_leads"]] == list(pd.read_parquet(
+        settings.serving_dir / serving.PARQUET_NAME).sort_values(
+        ["lead_score", "lead_id"], ascending=[False, True])["lead_id"][:len(summary["top_leads"])])
     assert (settings.gx_docs_dir / "mart" / "index.html").exists()
     assert (settings.gx_docs_dir / "landing" / "index.html").exists()
 
@@ -142,7 +163,7 @@ def test_unreadable_landing_file_is_named(workspace: Workspace) -> None:
     assert "LandingFileError" not in message  # no class names (once doubled), no traceback
     assert message.count(f"landing file {notes}") == 1
     # no link to Data Docs that were never written
-    assert "Data Docs" not in message and not (workspace.root / "gx_docs").exists()
+    assert "Quality page" not in message and "Data Docs" not in message and not (workspace.root / "gx_docs").exists()
 
 
 def wait_for_dbt_build(proc: subprocess.Popen, deadline_s: float = 240) -> None:
@@ -190,6 +211,21 @@ def test_killed_refresh_leaves_serving_intact_and_next_run_recovers(built: Built
 
     after = serving.read_manifest(ws.serving_dir)
     assert after["run_id"] == result.run_id != before["manifest"]["run_id"]
+    # the summary counts this run's load, not the history's
+    summary = result.summary
+    assert summary["load"]["rows"] == result.load.total_rows > 0
+    assert summary["load"]["files"] == len(result.load.files) == 3  # one day: 3 entities
+    this_batch = query_one(settings, "select count(*) from quarantine.quarantined_rows "
+                           "where batch_id = ?", [result.load.batch_id])
+    assert summary["quarantine"]["this_run_rows"] == this_batch
+    assert summary["quarantine"]["all_time_rows"] == warehouse_count(
+        settings, "quarantine.quarantined_rows") > this_batch
+    assert summary["leads"]["previous_as_of"] == before["manifest"]["as_of"]
+    assert summary["leads"]["new_since_last_publication"] == query_one(
+        settings, "select count(*) from marts.lead_scores where previous_as_of is null")
+    movers = summary["leads"]["score_movers"]
+    assert movers and movers == sorted(movers, key=lambda m: -abs(m["score_change"]))
+    assert "since the last published run (as_of " in result.report
     assert after["as_of"] == "2024-07-02 00:00:00"
     assert result.load.total_rows > 0 and all(c.passed for c in result.checks)
     assert after["row_counts"]["lead_score_history"] > before["manifest"]["row_counts"][
