@@ -33,7 +33,7 @@ class FolderOnlyDbt(dg.ConfigurableResource):
         def stream() -> Iterator[Any]:
             yield from ()
 
-        return SimpleNamespace(stream=stream, target_path=path)
+        return SimpleNamespace(stream=stream, stream_raw_events=stream, target_path=path)
 
 
 def test_only_the_last_runs_dbt_folders_are_kept(workspace: Workspace) -> None:
