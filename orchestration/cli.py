@@ -1,5 +1,6 @@
 """The leadscore command: run the pipeline, validate a delivery, generate demo data,
-backtest, benchmark. `leadscore COMMAND --help` documents each command."""
+backtest, train the predictive score, benchmark. `leadscore COMMAND --help` documents
+each command."""
 
 from __future__ import annotations
 
@@ -92,6 +93,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"leadscore: warning: {warning}", file=sys.stderr)
     print(result.format())
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from orchestration.predictive.registry import train
+
+    report = train(settings_of(args), as_of=args.as_of)
+    print(report.format())
     return 0
 
 
@@ -198,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--out", metavar="DIR", help="folder for the JSON result "
                       "(default: backtest/ beside the warehouse, data/backtest)")
     back.set_defaults(func=cmd_backtest)
+
+    tra = sub.add_parser(
+        "train", parents=[_path_flags("duckdb_path")],
+        help="train the purchase-probability model point in time and register it",
+        description="Rebuild int_lead_features at past snapshot dates on a copy of the "
+        "warehouse, label each snapshot with the purchases of the following "
+        "prediction_horizon_days, train LightGBM on the older snapshots, calibrate it on the "
+        "latest ones (or fall back to the rule score's observed conversion per band), write "
+        "the artefacts to models/ beside the warehouse and register them in "
+        "predictive.model_registry and predictive.model_evaluations. The vars "
+        "prediction_horizon_days, training_* and rules_calibration_* of dbt_project.yml set "
+        "the snapshots, the thresholds and the hyper-parameters.")
+    tra.add_argument("--as-of", type=as_of, metavar="DATE_OR_TIMESTAMP",
+                     help="train as of this date or UTC timestamp: every label window ends at "
+                     "or before it (default: the as_of of the warehouse's latest refresh)")
+    tra.set_defaults(func=cmd_train)
 
     ben = sub.add_parser(
         "bench", help="measure generation, a full build and a one-day refresh",
