@@ -104,6 +104,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from orchestration.predictive.scoring import score
+
+    result = score(settings_of(args))
+    predictions = result.predictions
+    print(f"Scored {len(predictions):,} leads with {result.version} ({result.method}: "
+          f"{result.note}) into predictive.lead_predictions; mean purchase probability "
+          f"{predictions['purchase_probability'].mean():.3f}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration.bench import bench
 
@@ -223,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train as of this date or UTC timestamp: every label window ends at "
                      "or before it (default: the as_of of the warehouse's latest refresh)")
     tra.set_defaults(func=cmd_train)
+
+    pre = sub.add_parser(
+        "predict", parents=[_path_flags("duckdb_path")],
+        help="score the current leads with the latest registered model",
+        description="Read intermediate.int_lead_features (the features at the as_of of the "
+        "latest refresh), apply the latest model of predictive.model_registry and replace "
+        "predictive.lead_predictions: purchase_probability, propensity_score (0-100), "
+        "propensity_method, propensity_reasons, model_version. marts.lead_scores is not "
+        "changed.")
+    pre.set_defaults(func=cmd_predict)
 
     ben = sub.add_parser(
         "bench", help="measure generation, a full build and a one-day refresh",

@@ -63,7 +63,8 @@ def design_matrix(frame: pd.DataFrame, features: list[str],
     for column in features:
         values = frame[column] if column in frame.columns else pd.Series(np.nan, index=frame.index)
         if column in categories:
-            matrix[column] = pd.Categorical(values.astype(object).where(values.notna(), None),
+            known = values.astype(object).isin(categories[column])
+            matrix[column] = pd.Categorical(values.astype(object).where(known, None),
                                             categories=categories[column])
         else:
             matrix[column] = pd.to_numeric(values.astype(object), errors="coerce").astype(float)

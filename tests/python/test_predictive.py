@@ -3,16 +3,22 @@ fallback that says why.
 
 Shops: one generated shop of 60 days (data through 2026-10-31) built in full, the same
 shop cut at X = 2026-10-16 (only the files of the days before X: what existed at X), and
-a tiny shop. Training uses short horizons and few snapshots (vars overridden) so that each
+a tiny shop. Scoring reads the full shop's int_lead_features (built at 2026-11-01).
+Training uses short horizons and few snapshots (vars overridden) so that each
 training is four small dbt runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import shutil
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+
+import duckdb
 
 import numpy as np
 import pandas as pd
@@ -21,6 +27,7 @@ import pytest
 from orchestration.generator import generate
 from orchestration.predictive.model import MODEL, RULES, fit
 from orchestration.predictive.registry import load_model, train
+from orchestration.predictive.scoring import score
 from orchestration.predictive.training_set import TrainingConfig, build_training_set
 from warehouse_helpers import GENERATED_AS_OF, GENERATED_END, build_warehouse, make_settings, query
 
@@ -150,3 +157,43 @@ def test_train_command_documents_its_arguments() -> None:
     assert proc.returncode == 0
     assert "--as-of" in proc.stdout and "latest refresh" in proc.stdout
     assert "--warehouse" in proc.stdout
+
+
+def test_current_leads_get_a_probability_a_score_and_reasons(full_and_cut) -> None:
+    full, _, report = full_and_cut
+    lead_scores = query(full, "select * from marts.lead_scores order by lead_id")
+    result = score(full, CONFIG)
+    predictions = query(full, "select * from predictive.lead_predictions order by lead_id")
+    features = query(full, "select lead_id from intermediate.int_lead_features order by lead_id")
+    assert predictions["lead_id"].tolist() == features["lead_id"].tolist()
+    probability = predictions["purchase_probability"]
+    assert probability.between(0, 1).all() and probability.nunique() > 10
+    assert (predictions["propensity_score"] == (probability * 100).round()).all()
+    assert set(predictions["propensity_method"]) == {MODEL}
+    assert set(predictions["model_version"]) == {report.version} == {result.version}
+    # readable reasons with signed probability changes, at most propensity_reasons_top_n
+    reasons = predictions["propensity_reasons"]
+    assert reasons.str.contains(r"\([+-]\d\.\d\d\)").all()
+    assert (reasons.str.count("; ") < CONFIG.propensity_reasons_top_n).all()
+    assert not reasons.str.contains("_").any()  # labels, not column names
+    # the public mart is not touched
+    pd.testing.assert_frame_equal(
+        lead_scores, query(full, "select * from marts.lead_scores order by lead_id"))
+
+
+def test_a_model_of_another_feature_set_is_not_used(full_and_cut, tmp_path: Path) -> None:
+    full, _, report = full_and_cut
+    changed = dataclasses.replace(full, duckdb_path=tmp_path / "warehouse.duckdb")
+    shutil.copy(full.duckdb_path, changed.duckdb_path)
+    with closing(duckdb.connect(str(changed.duckdb_path))) as con:
+        con.execute("alter table intermediate.int_lead_features drop column sessions_short")
+    result = score(changed, CONFIG)
+    assert result.method == RULES
+    assert "sessions_short" in result.note and "leadscore train" in result.note
+    predictions = query(changed, "select * from predictive.lead_predictions")
+    assert set(predictions["propensity_method"]) == {RULES}
+    assert predictions["propensity_reasons"].str.startswith("Rule score").all()
+    with closing(duckdb.connect(str(changed.duckdb_path))) as con:
+        con.execute("drop table predictive.model_registry")
+    with pytest.raises(FileNotFoundError, match="run `leadscore train` first"):
+        score(changed, CONFIG)
