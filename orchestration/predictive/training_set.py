@@ -67,7 +67,7 @@ class TrainingConfig:
     training_min_negatives: int = 100
     training_min_auc_gain: float = 0.0
     training_seed: int = 42
-    training_num_threads: int = 2
+    training_num_threads: int = 1
     training_lightgbm_params: dict[str, Any] = field(default_factory=dict)
     rules_calibration_band_points: int = 10
     rules_calibration_prior_leads: int = 20
