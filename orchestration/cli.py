@@ -1,5 +1,6 @@
 """The leadscore command: run the pipeline, validate a delivery, generate demo data,
-backtest, benchmark. `leadscore COMMAND --help` documents each command."""
+backtest, train the predictive score, benchmark. `leadscore COMMAND --help` documents
+each command."""
 
 from __future__ import annotations
 
@@ -101,6 +102,25 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"leadscore: warning: {warning}", file=sys.stderr)
     print(result.format())
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from orchestration.predictive.registry import train
+
+    report = train(settings_of(args), as_of=args.as_of)
+    print(report.format())
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from orchestration.predictive.scoring import score
+
+    result = score(settings_of(args))
+    predictions = result.predictions
+    print(f"Scored {len(predictions):,} leads with {result.version} ({result.method}: "
+          f"{result.note}) into predictive.lead_predictions; mean purchase probability "
+          f"{predictions['purchase_probability'].mean():.3f}")
     return 0
 
 
@@ -212,6 +232,32 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--out", metavar="DIR", help="folder for the JSON result "
                       "(default: backtest/ beside the warehouse, data/backtest)")
     back.set_defaults(func=cmd_backtest)
+
+    tra = sub.add_parser(
+        "train", parents=[_path_flags("duckdb_path")],
+        help="train the purchase-probability model point in time and register it",
+        description="Rebuild int_lead_features at past snapshot dates on a copy of the "
+        "warehouse, label each snapshot with the purchases of the following "
+        "prediction_horizon_days, train LightGBM on the older snapshots, calibrate it on the "
+        "latest ones (or fall back to the rule score's observed conversion per band), write "
+        "the artefacts to models/ beside the warehouse and register them in "
+        "predictive.model_registry and predictive.model_evaluations. The vars "
+        "prediction_horizon_days, training_* and rules_calibration_* of dbt_project.yml set "
+        "the snapshots, the thresholds and the hyper-parameters.")
+    tra.add_argument("--as-of", type=as_of, metavar="DATE_OR_TIMESTAMP",
+                     help="train as of this date or UTC timestamp: every label window ends at "
+                     "or before it (default: the as_of of the warehouse's latest refresh)")
+    tra.set_defaults(func=cmd_train)
+
+    pre = sub.add_parser(
+        "predict", parents=[_path_flags("duckdb_path")],
+        help="score the current leads with the latest registered model",
+        description="Read intermediate.int_lead_features (the features at the as_of of the "
+        "latest refresh), apply the latest model of predictive.model_registry and replace "
+        "predictive.lead_predictions: purchase_probability, propensity_score (0-100), "
+        "propensity_method, propensity_reasons, model_version. marts.lead_scores is not "
+        "changed.")
+    pre.set_defaults(func=cmd_predict)
 
     ben = sub.add_parser(
         "bench", help="measure generation, a full build and a one-day refresh",

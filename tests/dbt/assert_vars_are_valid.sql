@@ -22,6 +22,17 @@
     ('store_path_prefix', (var('store_path_prefix') | string).startswith('/') and (var('store_path_prefix') | string).endswith('/') and "'" not in var('store_path_prefix') | string),
     ('profile_completeness_fields', var('profile_completeness_fields') | length >= 1
         and (var('profile_completeness_fields') | reject('in', ['email', 'age', 'country', 'location', 'marketing_consent']) | list | length) == 0),
+    ('prediction_horizon_days', var('prediction_horizon_days') | int >= 1),
+    ('training_snapshots', var('training_snapshots') | int >= 1),
+    ('training_snapshot_interval_days', var('training_snapshot_interval_days') | int >= 1),
+    ('training_validation_snapshots', var('training_validation_snapshots') | int >= 1),
+    ('training_max_leads_per_snapshot', var('training_max_leads_per_snapshot') | int >= 1),
+    ('training_min_positives', var('training_min_positives') | int >= 0),
+    ('training_min_negatives', var('training_min_negatives') | int >= 0),
+    ('training_num_threads', var('training_num_threads') | int >= 1),
+    ('rules_calibration_band_points', 1 <= var('rules_calibration_band_points') | int <= 100),
+    ('rules_calibration_prior_leads', var('rules_calibration_prior_leads') | float >= 0),
+    ('propensity_reasons_top_n', var('propensity_reasons_top_n') | int >= 1),
 ] %}
 
 select

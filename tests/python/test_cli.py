@@ -90,8 +90,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     return parsers
 
 
-@pytest.mark.parametrize("command", ["leadscore", "run", "validate", "backtest", "bench",
-                                     "generate"])
+@pytest.mark.parametrize("command", ["leadscore", "run", "validate", "backtest", "train",
+                                     "predict", "bench", "generate"])
 def test_every_command_documents_its_arguments_and_defaults(
     capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
