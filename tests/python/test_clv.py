@@ -245,14 +245,14 @@ def test_point_in_time_later_orders_change_nothing(daily_orders):
     cut = clv.fit_and_predict(daily_orders, AS_OF, 30)
     with_later = clv.fit_and_predict(pd.concat([later, daily_orders], ignore_index=True),
                                      AS_OF, 30)
-    pd.testing.assert_frame_equal(cut.predictions, with_later.predictions)
+    pd.testing.assert_frame_equal(cut.predictions, with_later.predictions, check_exact=True)
     assert cut.report == with_later.report
 
 
 def test_fit_and_predict_is_deterministic_and_reports_the_fit(daily_orders):
     first = clv.fit_and_predict(daily_orders, AS_OF, 30)
     second = clv.fit_and_predict(daily_orders.sample(frac=1.0, random_state=1), AS_OF, 30)
-    pd.testing.assert_frame_equal(first.predictions, second.predictions)
+    pd.testing.assert_frame_equal(first.predictions, second.predictions, check_exact=True)
     assert first.report == second.report
     report = first.report
     assert report["method"] == clv.BGNBD
