@@ -293,3 +293,49 @@ def test_no_orders_at_all():
     result = clv.fit_and_predict(empty, AS_OF, 30)
     assert result.predictions.empty
     assert result.report["method"] == clv.AVERAGE_RATE
+
+
+def _write_jsonl(path, rows) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def test_evaluation_reads_purchases_as_known_at_the_cut(tmp_path):
+    """The demo measurement's reading of landing orders: bad rows dropped, amounts in EUR,
+    a refund counts only from its updated_at on, empty status = completed."""
+    from orchestration.predictive import clv_evaluation
+
+    order = {"order_id": "o1", "lead_id": "L1", "ordered_at": "2026-10-01T10:00:00Z",
+             "amount": 100.0, "currency": "CHF", "status": "completed",
+             "updated_at": "2026-10-01T10:00:05Z"}
+    _write_jsonl(tmp_path / "orders" / "orders_2026-10-01.jsonl", [
+        order,
+        {**order, "order_id": "o2", "status": "", "currency": "EUR"},
+        {**order, "order_id": "o3", "amount": "abc"},
+        {**order, "order_id": "o4", "status": "lost_in_post"},
+        {**order, "order_id": "o5", "ordered_at": "yesterday"},
+    ])
+    _write_jsonl(tmp_path / "orders" / "orders_2026-10-10.jsonl", [
+        {**order, "status": "refunded", "updated_at": "2026-10-10T08:00:00Z"}])
+    orders = clv_evaluation.read_orders(tmp_path)
+    assert sorted(orders["order_id"].unique()) == ["o1", "o2"]
+    before = clv_evaluation.purchases_known_at(orders, pd.Timestamp("2026-10-05"))
+    assert sorted(before["amount_eur"]) == pytest.approx([100.0, 106.0])  # CHF 1.06
+    after = clv_evaluation.purchases_known_at(orders, pd.Timestamp("2026-10-15"))
+    assert after["amount_eur"].tolist() == [100.0]
+
+
+def test_evaluation_runs_on_a_generated_shop(tmp_path):
+    from orchestration.generator import generate
+    from orchestration.predictive import clv_evaluation
+
+    generate(tmp_path / "landing", truth_out=tmp_path / "truth", leads=1500, days=45,
+             seed=3, end_date=dt.date(2026, 10, 31))
+    result = clv_evaluation.evaluate(tmp_path / "landing", tmp_path / "truth",
+                                     pd.Timestamp("2026-11-01"), 30, min_customers=20)
+    assert result["customers"] == result["report"]["n_customers"] > 0
+    assert result["method"] in {clv.BGNBD, clv.AVERAGE_RATE}
+    assert result["sum_expected_orders"] > 0 and result["sum_actual_orders"] > 0
+    assert -1 <= result["pearson_orders"] <= 1
