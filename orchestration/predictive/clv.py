@@ -64,6 +64,8 @@ def summarise_orders(orders: pd.DataFrame, as_of: dt.datetime | pd.Timestamp) ->
     x = 0; ``mean_order_value`` is the mean over every purchase day (the fallback's value).
     """
     as_of = pd.Timestamp(as_of)
+    if as_of.tz is not None:  # compare in naive UTC, as the orders below
+        as_of = as_of.tz_convert(None)
     columns = ["lead_id", "x", "t_x", "T", "monetary", "mean_order_value"]
     frame = orders.loc[:, ["lead_id", "ordered_at", "amount_eur"]].copy()
     frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])

@@ -87,6 +87,17 @@ def test_bgnbd_recovers_known_parameters(cdnow_like, cdnow_fit):
     assert fit.log_likelihood >= truth_ll
 
 
+def test_penalizer_shrinks_the_parameters(cdnow_like, cdnow_fit):
+    """penalizer_coef adds coef * sum(params^2) (time rescaled to 10 units) to the mean
+    negative log-likelihood, as lifetimes does: the parameters shrink, the fit gets worse."""
+    small = cdnow_like.iloc[:500]
+    plain = clv.fit_bgnbd(small["x"], small["t_x"], small["T"])
+    penalised = clv.fit_bgnbd(small["x"], small["t_x"], small["T"], penalizer_coef=0.01)
+    assert penalised.converged
+    assert penalised.a + penalised.b < plain.a + plain.b
+    assert penalised.log_likelihood < plain.log_likelihood
+
+
 def test_gamma_gamma_recovers_known_parameters():
     data = simulate_gamma_gamma(CDNOW_GG, 5000, seed=3)
     fit = clv.fit_gamma_gamma(data["x"], data["monetary"])
@@ -227,6 +238,10 @@ def test_summaries_count_one_purchase_per_day_and_nothing_at_or_after_as_of():
         "amount_eur": [10.0, 5.0, 20.0, 40.0, 7.0, 999.0, 999.0],
     })
     summary = clv.summarise_orders(orders, AS_OF).set_index("lead_id")
+    in_utc = orders.assign(ordered_at=orders["ordered_at"].dt.tz_localize("UTC"))
+    pd.testing.assert_frame_equal(
+        clv.summarise_orders(in_utc, pd.Timestamp(AS_OF, tz="UTC")).set_index("lead_id"),
+        summary)
     assert summary.loc["a", ["x", "t_x", "T"]].tolist() == [2, 20.0, 31.0]
     assert summary.loc["a", "monetary"] == pytest.approx(30.0)  # (20 + 40) / 2, first excluded
     assert summary.loc["a", "mean_order_value"] == pytest.approx(25.0)  # (15 + 20 + 40) / 3
