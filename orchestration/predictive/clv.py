@@ -27,8 +27,10 @@ in days. ``expected_orders`` therefore counts purchase days.
 Small shops: with fewer repeat customers than ``min_customers`` (or a fit that does not
 converge) the four BG/NBD parameters are not identified; the method is then
 ``average_rate``: each lead's own repeat-purchase rate shrunk towards the shop's average
-rate, times the horizon (no dropout), and the lead's own mean order value. The report says
-which method produced the numbers and why.
+rate, times the horizon (no dropout). The value per order falls back (``own_mean``: the
+lead's own mean purchase-day value) with it, or alone when the Gamma-Gamma fit is unusable
+(q <= 1: the population's mean order value is infinite). The report says which methods
+produced the numbers and why (``method``/``reason``, ``value_method``/``value_reason``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from scipy.special import betaln, gammaln, hyp2f1, roots_jacobi
 
 BGNBD = "bgnbd"
 AVERAGE_RATE = "average_rate"
+GAMMA_GAMMA = "gamma_gamma"
+#: The value fallback: the lead's own mean purchase-day value.
+OWN_MEAN = "own_mean"
 #: Repeat customers (x >= 1) needed before the BG/NBD and Gamma-Gamma are fitted.
 MIN_CUSTOMERS = 50
 #: Gauss-Jacobi nodes of the numerically safe expectation (exact to ~1e-10 in the tests).
@@ -370,8 +375,10 @@ def fit_and_predict(orders: pd.DataFrame, as_of: dt.datetime | pd.Timestamp,
 
     ``orders``: lead_id, ordered_at, amount_eur of the orders that count as purchases
     (later ones may be present: nothing at or after ``as_of`` is read). Method ``bgnbd``
-    when at least ``min_customers`` leads have a repeat purchase and both fits converge;
-    otherwise ``average_rate`` (see the module docstring), and ``report["reason"]`` says why.
+    when at least ``min_customers`` leads have a repeat purchase and the BG/NBD fit
+    converges, otherwise ``average_rate`` (see the module docstring); ``value_method``
+    ``gamma_gamma`` when that fit is usable too, otherwise ``own_mean``. The report's
+    ``reason`` and ``value_reason`` say why.
     """
     summary = summarise_orders(orders, as_of)
     repeat_customers = int((summary["x"] >= 1).sum()) if len(summary) else 0
@@ -382,7 +389,8 @@ def fit_and_predict(orders: pd.DataFrame, as_of: dt.datetime | pd.Timestamp,
     }
     predictions = summary.copy()
     if summary.empty:
-        report.update(method=AVERAGE_RATE, reason="no purchases before as_of")
+        report.update(method=AVERAGE_RATE, reason="no purchases before as_of",
+                      value_method=OWN_MEAN, value_reason="no purchases before as_of")
         for column in ["p_alive", "expected_orders", "expected_order_value_eur",
                        "expected_value_eur"]:
             predictions[column] = pd.Series(dtype=float)
@@ -392,6 +400,7 @@ def fit_and_predict(orders: pd.DataFrame, as_of: dt.datetime | pd.Timestamp,
     t_x = summary["t_x"].to_numpy(dtype=float)
     T = summary["T"].to_numpy(dtype=float)
     reason = None
+    value_reason = None
     if repeat_customers < min_customers:
         reason = (f"{repeat_customers} repeat customers (x >= 1) < min_customers "
                   f"{min_customers}: too few to fit BG/NBD and Gamma-Gamma")
@@ -411,27 +420,33 @@ def fit_and_predict(orders: pd.DataFrame, as_of: dt.datetime | pd.Timestamp,
                                      gamma.frequency_monetary_correlation}
         if not bgnbd.converged:
             reason = f"BG/NBD fit did not converge: {bgnbd.message}"
-        elif not gamma.converged or gamma.q <= 1:
-            reason = (f"Gamma-Gamma fit unusable (converged={gamma.converged}, "
-                      f"q={gamma.q:.3g}: the mean order value needs q > 1)")
+        if not gamma.converged or gamma.q <= 1:
+            # the order counts can still be the BG/NBD's: only the value falls back
+            value_reason = (f"Gamma-Gamma fit unusable (converged={gamma.converged}, "
+                            f"q={gamma.q:.3g}: a finite mean order value needs q > 1)")
 
+    own_mean = summary["mean_order_value"].to_numpy(dtype=float)
     if reason is None:
         predictions["p_alive"] = probability_alive(bgnbd.params, x, t_x, T)
         predictions["expected_orders"] = conditional_expected_purchases(
             bgnbd.params, x, t_x, T, horizon_days)
-        predictions["expected_order_value_eur"] = conditional_expected_order_value(
-            gamma.params, x, summary["monetary"].to_numpy(dtype=float))
         report.update(method=BGNBD, reason="fitted")
     else:
         expected, shop_rate = _average_rate(summary, horizon_days, fallback_prior_days)
         predictions["p_alive"] = np.nan
         predictions["expected_orders"] = expected
-        predictions["expected_order_value_eur"] = summary["mean_order_value"].to_numpy(float)
+        value_reason = value_reason or reason
         report.update(method=AVERAGE_RATE, reason=reason,
                       shop_repeat_rate_per_day=shop_rate, prior_days=float(fallback_prior_days),
                       note="expected orders = the lead's repeat rate shrunk towards the "
-                           "shop's average rate, times the horizon (no dropout); value per "
-                           "order = the lead's own mean purchase-day value")
+                           "shop's average rate, times the horizon (no dropout)")
+    if value_reason is None:
+        predictions["expected_order_value_eur"] = conditional_expected_order_value(
+            gamma.params, x, summary["monetary"].to_numpy(dtype=float))
+        report.update(value_method=GAMMA_GAMMA, value_reason="fitted")
+    else:
+        predictions["expected_order_value_eur"] = own_mean
+        report.update(value_method=OWN_MEAN, value_reason=value_reason)
     predictions["expected_value_eur"] = (predictions["expected_orders"]
                                          * predictions["expected_order_value_eur"])
     return ClvResult(predictions, report)

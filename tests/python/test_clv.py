@@ -282,6 +282,28 @@ def test_fit_and_predict_is_deterministic_and_reports_the_fit(daily_orders):
     assert predictions["p_alive"].between(0, 1).all()
 
 
+def test_unusable_gamma_gamma_keeps_bgnbd_orders_and_falls_back_for_value(daily_orders):
+    """Order values whose customer scales have an infinite mean (nu ~ Gamma(0.6)): the
+    Gamma-Gamma fit gives q <= 1, so only the value per order falls back to the lead's own
+    mean; the expected orders stay the BG/NBD's."""
+    rng = np.random.default_rng(21)
+    leads = daily_orders["lead_id"].unique()
+    scale = pd.Series(1.0 / rng.gamma(0.6, 1.0, len(leads)), index=leads)
+    heavy = daily_orders.assign(
+        amount_eur=daily_orders["amount_eur"] * daily_orders["lead_id"].map(scale))
+    result = clv.fit_and_predict(heavy, AS_OF, 30)
+    plain = clv.fit_and_predict(daily_orders, AS_OF, 30)
+    assert result.report["gamma_gamma"]["q"] <= 1
+    assert result.report["method"] == clv.BGNBD
+    assert result.report["value_method"] == clv.OWN_MEAN
+    assert "q=" in result.report["value_reason"]
+    pd.testing.assert_series_equal(result.predictions["expected_orders"],
+                                   plain.predictions["expected_orders"])
+    pd.testing.assert_series_equal(result.predictions["expected_order_value_eur"],
+                                   result.predictions["mean_order_value"], check_names=False)
+    assert plain.report["value_method"] == clv.GAMMA_GAMMA
+
+
 def test_tiny_shop_falls_back_to_the_average_rate_and_says_why():
     orders = pd.DataFrame({
         "lead_id": ["a", "a", "a", "b", "c", "c"],
@@ -299,6 +321,7 @@ def test_tiny_shop_falls_back_to_the_average_rate_and_says_why():
     assert report["shop_repeat_rate_per_day"] == pytest.approx(shop_rate)
     expected_a = (2 + 30 * shop_rate) / (92 + 30) * 30
     assert predictions.loc["a", "expected_orders"] == pytest.approx(expected_a)
+    assert report["value_method"] == clv.OWN_MEAN
     assert predictions.loc["a", "expected_value_eur"] == pytest.approx(expected_a * 20.0)
     assert (predictions["expected_orders"] > 0).all()
 
