@@ -51,6 +51,8 @@ LEAD_SCORES_KEY = dg.AssetKey(["marts", "lead_scores"])
 SERVED_MARTS = [dg.AssetKey(["marts", name]) for name in serving.TABLES]
 SERVING_KEY = dg.AssetKey(["serving_export"])
 RUN_SUMMARY_KEY = dg.AssetKey(["run_summary"])
+MODEL_KEY = dg.AssetKey(["predictive", "purchase_model"])
+FEATURES_KEY = dg.AssetKey(["intermediate", "int_lead_features"])
 LANDING_CHECK = "gx_landing_batches"
 MART_CHECK = "gx_lead_scores"
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]  # unit tests: `make test`
@@ -496,4 +498,56 @@ def run_summary_json(
         "leads_scored": summary["leads"].get("scored", 0),
         "leads_new": summary["leads"].get("new_since_last_publication", 0),
         "dbt_tests_passed": summary["checks"]["dbt_tests"]["passed"],
+    })
+
+
+# ----------------------------------------------------------------- predictive training
+
+
+def training_settings_resource() -> dg.ResourceDefinition:
+    """The warehouse's settings for training, read when the run starts. Unlike
+    :func:`warehouse_resource` it does not hold the refresh lock for the whole run:
+    training takes it only to copy the warehouse and to register the model, so the daily
+    refresh is not held up by a training run."""
+
+    @dg.resource(description="Settings of the warehouse to train on (environment).")
+    def training_settings(_: dg.InitResourceContext) -> Settings:
+        return Settings.from_env()
+
+    return training_settings
+
+
+@dg.asset(
+    key=MODEL_KEY,
+    deps=[FEATURES_KEY],
+    group_name="predictive",
+    kinds={"python"},
+    description=(
+        "The purchase-probability model, trained point in time: int_lead_features rebuilt at "
+        "past snapshot dates on a copy of the warehouse, labelled with the purchases of the "
+        "following prediction_horizon_days, LightGBM fitted on the older snapshots and "
+        "calibrated on the latest (or the rule score calibrated per band when the data are "
+        "too few or the model does not beat it). Registered in predictive.model_registry "
+        "and predictive.model_evaluations; artefacts in models/ beside the warehouse. "
+        "Job `train`, schedule `weekly_training`; `leadscore train` does the same."
+    ),
+)
+def purchase_model(
+    context: dg.AssetExecutionContext, training_settings: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
+    from orchestration.predictive.registry import train
+
+    report = train(training_settings)
+    log.info(report.format())
+    model = report.model
+    return dg.MaterializeResult(metadata={
+        "version": report.version,
+        "method": model.method,
+        "reason": model.reason,
+        "artefacts": dg.MetadataValue.path(str(report.model_dir)),
+        # the validation fold's figures of the model and of the rule score beside it
+        **{f"{scorer}_{name}": float(figures[name])
+           for scorer, figures in model.evaluation.items()
+           for name in ("auc", "top_decile_lift", "calibration_error")
+           if figures.get(name) is not None},
     })

@@ -32,9 +32,12 @@ JOB_NAME = "refresh"
 SCHEDULE_CRON_DEFAULT = "0 5 * * *"
 SCHEDULE_TIMEZONE_DEFAULT = "UTC"
 
+TRAINING_JOB_NAME = "train"
+TRAINING_CRON_DEFAULT = "0 4 * * 1"  # Mondays 04:00, before the daily refresh
+
 refresh_job = dg.define_asset_job(
     name=JOB_NAME,
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(assets.MODEL_KEY),
     executor_def=dg.in_process_executor,
     description=(
         "Load new landing files, build and test every dbt model, validate the lead score "
@@ -42,6 +45,40 @@ refresh_job = dg.define_asset_job(
     ),
     tags={"leadscore/refresh": "warehouse"},
 )
+
+
+training_job = dg.define_asset_job(
+    name=TRAINING_JOB_NAME,
+    selection=dg.AssetSelection.assets(assets.MODEL_KEY),
+    executor_def=dg.in_process_executor,
+    description=(
+        "Train the purchase-probability model point in time on the warehouse's own history "
+        "and register it (predictive.model_registry, predictive.model_evaluations); the same "
+        "as `leadscore train`."
+    ),
+    tags={"leadscore/train": "warehouse"},
+)
+
+
+def training_schedule_settings() -> tuple[str, str]:
+    """(cron, timezone) of the weekly training, from the environment."""
+    cron = os.environ.get("LEADSCORE_TRAINING_CRON") or TRAINING_CRON_DEFAULT
+    return cron, schedule_settings()[1]
+
+
+def build_training_schedule() -> dg.ScheduleDefinition:
+    cron, timezone = training_schedule_settings()
+    return dg.ScheduleDefinition(
+        name="weekly_training",
+        job=training_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Retrain the purchase-probability model every week ({cron}, {timezone}; "
+            "LEADSCORE_TRAINING_CRON / LEADSCORE_SCHEDULE_TIMEZONE)."
+        ),
+    )
 
 
 def schedule_settings() -> tuple[str, str]:
@@ -172,16 +209,19 @@ def new_landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
 
 
 daily_refresh = build_schedule()
+weekly_training = build_training_schedule()
 
 defs = dg.Definitions(
-    assets=[assets.landing, assets.dbt_models, assets.serving_export, assets.run_summary_json],
+    assets=[assets.landing, assets.dbt_models, assets.serving_export, assets.run_summary_json,
+            assets.purchase_model],
     asset_checks=[assets.lead_scores_gx],
-    jobs=[refresh_job],
-    schedules=[daily_refresh],
+    jobs=[refresh_job, training_job],
+    schedules=[daily_refresh, weekly_training],
     sensors=[new_landing_files],
     resources={
         "dbt": assets.dbt_resource(),
         "warehouse": assets.warehouse_resource(),
+        "training_settings": assets.training_settings_resource(),
         "options": assets.RefreshOptions.configure_at_launch(),
     },
     executor=dg.in_process_executor,

@@ -125,7 +125,9 @@ def test_refresh_job_covers_the_whole_graph_in_one_process(definitions: ModuleTy
     assert job.executor_def.name == "in_process"
     job_keys = job.asset_layer.executable_asset_keys
     assert {key("landing"), key("marts/lead_scores"), key("serving_export")} <= job_keys
-    assert {k for k in graph.get_all_asset_keys() if graph.get(k).is_executable} <= job_keys
+    executable = {k for k in graph.get_all_asset_keys() if graph.get(k).is_executable}
+    # everything but the model, which the weekly `train` job retrains
+    assert executable - {key("predictive/purchase_model")} <= job_keys
 
 
 def test_schedule_targets_the_refresh_job(definitions: ModuleType) -> None:
@@ -274,3 +276,26 @@ def test_sensor_skips_with_the_reason_when_a_file_cannot_be_loaded(
     write(sensor_env.landing_dir / "events" / "notes.txt", "hello")
     result = tick(definitions, None)
     assert isinstance(result, dg.SkipReason) and "notes.txt" in result.skip_message
+
+
+# ------------------------------------------------------------- predictive training
+
+
+def test_the_weekly_schedule_targets_training_only(definitions: ModuleType) -> None:
+    schedule = definitions.defs.resolve_schedule_def("weekly_training")
+    assert schedule.job_name == "train"
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 4 * * 1", "UTC")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    train = definitions.defs.resolve_job_def("train")
+    assert train.asset_layer.executable_asset_keys == {key("predictive/purchase_model")}
+    # the daily refresh does not retrain: it is not in the refresh job
+    refresh = definitions.defs.resolve_job_def("refresh")
+    assert key("predictive/purchase_model") not in refresh.asset_layer.executable_asset_keys
+    with patched_environ({"LEADSCORE_TRAINING_CRON": "0 3 * * 0"}):
+        assert definitions.build_training_schedule().cron_schedule == "0 3 * * 0"
+
+
+def test_the_model_is_trained_on_the_features_the_scores_use(graph) -> None:
+    model = graph.get(key("predictive/purchase_model"))
+    assert model.parent_keys == {key("intermediate/int_lead_features")}
+    assert model.group_name == "predictive"
