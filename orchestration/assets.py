@@ -339,19 +339,21 @@ def landing(
     )
 
 
-@dbt_assets(
-    manifest=DBT_PROJECT.manifest_path,
-    project=DBT_PROJECT,
-    dagster_dbt_translator=LeadscoreTranslator(),
-    name="dbt_models",
-)
-def dbt_models(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: dg.ResourceParam[Settings],
-    options: RefreshOptions,
-) -> Iterator[Any]:
-    """``dbt build`` (seeds, models, data tests; unit tests run in ``make test``)."""
+#: The first model that reads the predictive step's table: the refresh builds dbt in two
+#: steps around that step, everything before it (``dbt_models``) and it with everything
+#: downstream (``dbt_marts``: the predictions, the marts and their tests).
+PREDICTIONS_MODEL = "int_lead_predictions"
+PREDICTIONS_KEY = dg.AssetKey(["predictive", "lead_predictions"])
+#: dbt_marts' selection: the predictions model, every mart, and their descendants (tests
+#: that read a mart, like lead_category_interest's relationship to lead_scores, run with
+#: the marts, after both exist).
+MARTS_SELECTION = f"{PREDICTIONS_MODEL}+ path:models/marts+"
+
+
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Settings,
+               options: RefreshOptions, step: str, title: str) -> Iterator[Any]:
+    """``dbt build`` of this asset's selection (seeds, models, data tests; unit tests run
+    in ``make test``), with its progress."""
     args = [*DBT_BUILD_ARGS, "--vars", pipeline.dbt_vars(run_as_of(context, options))]
     if options.full_refresh:
         args.append("--full-refresh")
@@ -361,11 +363,84 @@ def dbt_models(
     # afterwards, only the newest LEADSCORE_DBT_RUNS_KEPT run folders stay (this one among them)
     state = progress.DbtProgress()
     with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
-            progress.step("dbt_models", "Building and testing the dbt models") as outcome:
+            progress.step(step, title) as outcome:
         with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
             invocation = dbt.cli(args, context=context)
         yield from _stream_with_progress(context, invocation, state)
         outcome.text = state.describe()
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=LeadscoreTranslator(),
+    name="dbt_models",
+    exclude=MARTS_SELECTION,
+)
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
+) -> Iterator[Any]:
+    """Seeds, staging, the as_of layer and the scores (up to int_lead_features)."""
+    yield from _dbt_build(context, dbt, warehouse, options, "dbt_models",
+                          "Building and testing the dbt models")
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=LeadscoreTranslator(),
+    name="dbt_marts",
+    select=MARTS_SELECTION,
+)
+def dbt_marts(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
+) -> Iterator[Any]:
+    """int_lead_predictions, the marts and their tests."""
+    yield from _dbt_build(context, dbt, warehouse, options, "dbt_marts",
+                          "Building and testing the marts")
+
+
+@dg.asset(
+    key=PREDICTIONS_KEY,
+    deps=[FEATURES_KEY, dg.AssetKey(["intermediate", "int_orders_as_of"])],
+    group_name="predictive",
+    kinds={"python", "duckdb"},
+    description=(
+        "The purchase probability of every lead at the run's as_of (the latest registered "
+        "model trained at or before it; with none, one is trained first unless "
+        "LEADSCORE_TRAIN_IF_MISSING is off) and, for leads with purchases, the expected "
+        "orders and value in the horizon (BG/NBD + Gamma-Gamma). Written to "
+        "predictive.lead_predictions, which int_lead_predictions and the marts read."
+    ),
+)
+def lead_predictions(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Settings],
+    options: RefreshOptions,
+) -> dg.MaterializeResult:
+    from orchestration.predictive import refresh_step
+
+    with progress.step("lead_predictions", "Scoring the purchase probability") as step:
+        result = refresh_step.run(warehouse, run_as_of(context, options),
+                                  train_if_missing=warehouse.train_if_missing)
+        step.text = result.describe()
+    for note in result.notes:
+        log.info(note)
+    return dg.MaterializeResult(metadata={
+        "leads": result.leads,
+        "propensity_method": result.method,
+        "model_version": result.model_version or "",
+        "mean_purchase_probability": result.mean_probability
+        if result.mean_probability is not None else float("nan"),
+        "customer_value_method": result.customer_value_method or "",
+        "notes": dg.MetadataValue.json(result.notes),
+    })
 
 
 #: How often a dbt build says how far it is in the Dagster log (the UI's run view).

@@ -72,6 +72,26 @@ def _at_least(name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _at_least_float(name: str, default: float, minimum: float) -> float:
+    value = _float(name, default)
+    if not value >= minimum:  # nan fails too
+        raise ValueError(f"environment variable {name} must be a number of at least "
+                         f"{minimum:g}, got {os.environ.get(name)!r}")
+    return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no setting from the environment (true/false, 1/0, yes/no, on/off)."""
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"environment variable {name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives and how DuckDB may use the machine."""
@@ -100,6 +120,13 @@ class Settings:
     #: (``dbt_models-<run>-<id>``: manifest, run results, compiled SQL, log); only this
     #: many of the newest are kept, the current run's among them (housekeeping.py).
     dbt_runs_kept: int = 5
+    #: A refresh that finds no registered model trains one first (LEADSCORE_TRAIN_IF_MISSING,
+    #: default on); off: the purchase probability stays empty (``unavailable``) until
+    #: ``leadscore train`` or the weekly training job has run.
+    train_if_missing: bool = True
+    #: Mart gate: the mean purchase probability must lie within this factor of the purchase
+    #: rate observed on the model's validation fold (LEADSCORE_MAX_PROBABILITY_RATIO).
+    max_probability_ratio: float = 2.0
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Path | str | None] | None = None) -> "Settings":
@@ -134,6 +161,8 @@ class Settings:
             max_lead_loss=_share("LEADSCORE_MAX_LEAD_LOSS", 0.5),
             gx_max_rows=int(_float("LEADSCORE_GX_MAX_ROWS", 100_000)),
             dbt_runs_kept=_at_least("LEADSCORE_DBT_RUNS_KEPT", 5, minimum=1),
+            train_if_missing=_flag("LEADSCORE_TRAIN_IF_MISSING", True),
+            max_probability_ratio=_at_least_float("LEADSCORE_MAX_PROBABILITY_RATIO", 2.0, 1.0),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """The Dagster code location (``dagster dev -m orchestration.definitions``, ``make ui``).
 
 One job, ``refresh``, materialises the whole graph in one process (DuckDB allows one
-writer): landing -> dbt seeds/models (tests as checks) -> GX mart check -> serving export ->
-run summary.
+writer): landing -> dbt seeds/models up to int_lead_features (tests as checks) -> the
+predictive step (predictive/lead_predictions) -> dbt int_lead_predictions and the marts ->
+GX mart check -> serving export -> run summary. A second job, ``train``, retrains the
+purchase-probability model (weekly schedule ``weekly_training``).
 It is started by
 
 - ``leadscore run`` (in process, :mod:`orchestration.refresh`),
@@ -212,8 +214,8 @@ daily_refresh = build_schedule()
 weekly_training = build_training_schedule()
 
 defs = dg.Definitions(
-    assets=[assets.landing, assets.dbt_models, assets.serving_export, assets.run_summary_json,
-            assets.purchase_model],
+    assets=[assets.landing, assets.dbt_models, assets.lead_predictions, assets.dbt_marts,
+            assets.serving_export, assets.run_summary_json, assets.purchase_model],
     asset_checks=[assets.lead_scores_gx],
     jobs=[refresh_job, training_job],
     schedules=[daily_refresh, weekly_training],

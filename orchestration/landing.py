@@ -333,6 +333,10 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"create table if not exists {PUBLICATIONS_TABLE} (as_of timestamp, published_at timestamp, run_id varchar)"
     )
+    # what the refresh's predictive step writes; empty until it runs (dbt reads it)
+    from orchestration.predictive.refresh_step import ensure_table
+
+    ensure_table(con)
 
 
 def _reader_sql(file: LandingFile, columns: Iterable[str] | None = None) -> str:

@@ -59,16 +59,27 @@ def _flock_within(handle: Any, flags: int, seconds: float) -> None:
             time.sleep(0.05)
 
 
+#: Lock files this process holds (``refresh_lock``), for ``reentrant`` callers.
+_HELD: set[Path] = set()
+
+
 @contextlib.contextmanager
-def refresh_lock(settings: Settings, wait: bool = False) -> Iterator[Path]:
+def refresh_lock(settings: Settings, wait: bool = False, reentrant: bool = False
+                 ) -> Iterator[Path]:
     """One refresh at a time per warehouse: an exclusive lock file beside the DuckDB file.
 
     With ``wait=False`` a second refresh exits with :class:`RefreshAlreadyRunning` (after
     a grace of ``LOCK_GRACE_SECONDS``, the longest a sensor tick holds it shared). The lock
     is released by the kernel when the process dies, so a killed run never leaves a stale
     lock behind.
+
+    ``reentrant=True``: when this process already holds the lock (a step of the refresh
+    calling code that also runs on its own, like training or scoring), go on under it.
     """
     lock_path = _lock_path(settings)
+    if reentrant and lock_path.resolve() in _HELD:
+        yield lock_path
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = lock_path.open("a+")
     try:
@@ -90,7 +101,11 @@ def refresh_lock(settings: Settings, wait: bool = False) -> Iterator[Path]:
         handle.truncate()
         handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
         handle.flush()
-        yield lock_path
+        _HELD.add(lock_path.resolve())
+        try:
+            yield lock_path
+        finally:
+            _HELD.discard(lock_path.resolve())
     finally:
         handle.close()
 

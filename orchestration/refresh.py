@@ -259,7 +259,7 @@ def _failure_report(
         lines += [f"{lead}: {first}", *rest]
     if not failures:
         lines.append("the refresh stopped")
-    if "dbt_models" in {step for step, _ in failures} and output.strip():
+    if {"dbt_models", "dbt_marts"} & {step for step, _ in failures} and output.strip():
         lines.append("The end of dbt's output:")
         lines += [f"  {line}" for line in output.strip().splitlines()[-30:]]
     shown = "\n".join(lines)

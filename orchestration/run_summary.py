@@ -210,8 +210,8 @@ def _top_and_campaigns(con: duckdb.DuckDBPyConnection) -> tuple[list[dict], list
     if not _exists(con, "marts.lead_scores"):
         return [], []
     top = _records(con, f"""
-        select lead_id, lead_score, score_cell, lifecycle_stage_label, top_category,
-               recommended_action_label
+        select lead_id, lead_score, purchase_probability, score_cell, lifecycle_stage_label,
+               top_category, recommended_action_label
         from marts.lead_scores order by lead_score desc, lead_id limit {TOP}""")
     campaigns = _records(con, """
         select recommended_action, recommended_action_label, recommended_channel,
@@ -220,6 +220,24 @@ def _top_and_campaigns(con: duckdb.DuckDBPyConnection) -> tuple[list[dict], list
                count(*) as leads
         from marts.lead_scores group by all order by leads desc, recommended_action""")
     return top, campaigns
+
+
+def _predictive(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The purchase probability beside the rule score: which method, which model, the
+    mean, and the expected orders and value of the customers."""
+    if not _exists(con, "marts.lead_scores"):
+        return {}
+    methods = dict(con.execute(
+        "select propensity_method, count(*) from marts.lead_scores group by all").fetchall())
+    row = con.execute("""
+        select max(model_version), avg(purchase_probability),
+               sum(expected_orders), sum(expected_value_eur),
+               count(*) filter (where expected_orders is not null),
+               corr(purchase_probability, lead_score)
+        from marts.lead_scores""").fetchone()
+    return {"methods": methods, "model_version": row[0], "mean_probability": row[1],
+            "expected_orders": row[2], "expected_value_eur": row[3],
+            "customers_valued": row[4], "correlation_with_lead_score": row[5]}
 
 
 def _plain(value: Any) -> Any:
@@ -243,6 +261,7 @@ def build(settings: Settings, events: dict[str, Any], *, run_id: str, as_of: str
         quarantine = _quarantine(con, load["batch_id"])
         leads = _leads(con)
         top, campaigns = _top_and_campaigns(con)
+        predictive = _predictive(con)
     manifest = serving.read_manifest(settings.serving_dir) or {}
     return _plain({
         "run_id": run_id,
@@ -253,6 +272,7 @@ def build(settings: Settings, events: dict[str, Any], *, run_id: str, as_of: str
         "quarantine": quarantine,
         "leads": leads,
         "checks": _checks_section(events["checks"], dbt_test_count),
+        "predictive": predictive,
         "top_leads": top,
         "campaigns": campaigns,
         "serving": {
@@ -322,6 +342,29 @@ def _checks_text(checks: dict[str, Any], verbose: bool) -> list[str]:
     return lines
 
 
+def _probability(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1%}"
+
+
+def _predictive_text(predictive: dict[str, Any]) -> list[str]:
+    methods = predictive.get("methods") or {}
+    if not methods:
+        return []
+    if set(methods) == {"unavailable"}:
+        return ["Purchase probability: unavailable (no model trained yet: `leadscore train`, "
+                "or let the refresh train one: LEADSCORE_TRAIN_IF_MISSING).", ""]
+    used = ", ".join(f"{method} {_n(n)}" for method, n in sorted(methods.items()))
+    lines = [f"Purchase probability (model {predictive['model_version']}; leads per method: "
+             f"{used}): mean {_probability(predictive['mean_probability'])}"
+             + (f", correlation with the rule score {predictive['correlation_with_lead_score']:.2f}"
+                if predictive.get("correlation_with_lead_score") is not None else "") + "."]
+    if predictive.get("customers_valued"):
+        lines.append(f"  Customers ({_n(predictive['customers_valued'])}): "
+                     f"{float(predictive['expected_orders'] or 0):,.0f} orders expected in the "
+                     f"horizon, worth EUR {float(predictive['expected_value_eur'] or 0):,.0f}.")
+    return lines + [""]
+
+
 def format_text(summary: dict[str, Any], verbose: bool = False,
                 rows_per_layer: list[tuple[str, int]] | None = None) -> str:
     load, quarantine, leads = summary["load"], summary["quarantine"], summary["leads"]
@@ -375,13 +418,16 @@ def format_text(summary: dict[str, Any], verbose: bool = False,
         lines.append(f"  Quality page (GX results, offline): {summary['quality_page']}")
     lines.append("")
 
+    lines += _predictive_text(summary.get("predictive") or {})
     if summary["top_leads"]:
-        lines.append("Top leads:")
+        lines.append("Top leads (score: the rule score; p(buy): the purchase probability in "
+                     "the horizon):")
         lines += _table(
-            ["lead", "score", "cell", "stage", "top category", "next action"],
-            [[t["lead_id"], t["lead_score"], t["score_cell"], t["lifecycle_stage_label"],
-              t["top_category"], t["recommended_action_label"]] for t in summary["top_leads"]],
-            right={1})
+            ["lead", "score", "p(buy)", "cell", "stage", "top category", "next action"],
+            [[t["lead_id"], t["lead_score"], _probability(t.get("purchase_probability")),
+              t["score_cell"], t["lifecycle_stage_label"], t["top_category"],
+              t["recommended_action_label"]] for t in summary["top_leads"]],
+            right={1, 2})
         lines.append("")
     if summary["campaigns"]:
         lines.append("Campaigns: leads per recommended action (contactable = marketing "

@@ -1,6 +1,7 @@
 -- The lead score mart that BI tools read: one row per known lead at as_of, with the
 -- 0-100 score, the four dimension scores, the grade x tier grid, lifecycle stage, top
--- category, RFM segment, recommended action, the reasons, and how the score moved.
+-- category, RFM segment, recommended action, the reasons, how the score moved, and the
+-- predictive score (int_lead_predictions: purchase probability, expected orders and value).
 -- Score movement compares with *published* scorings only (landing._publications: a
 -- scoring whose quality gates failed never reached BI, so nobody saw it move):
 --   score_change     since the latest published scoring of an earlier day
@@ -24,6 +25,12 @@ published as (
 history as (
 
     select * from {{ ref('lead_score_history') }}
+
+),
+
+predictions as (
+
+    select * from {{ ref('int_lead_predictions') }}
 
 ),
 
@@ -95,8 +102,17 @@ final as (
         current_scores.has_local_intent,
         current_scores.local_store_id,
         current_scores.completed_orders,
-        cast(current_scores.days_since_last_visit as integer) as days_since_last_visit
+        cast(current_scores.days_since_last_visit as integer) as days_since_last_visit,
+        predictions.purchase_probability,
+        predictions.propensity_score,
+        predictions.propensity_method,
+        predictions.propensity_reasons,
+        predictions.expected_orders,
+        predictions.expected_value_eur,
+        predictions.model_version
     from current_scores
+    left join predictions
+        on current_scores.lead_id = predictions.lead_id
     left join previous
         on current_scores.lead_id = previous.lead_id
     left join week_ago

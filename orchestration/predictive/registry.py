@@ -201,7 +201,7 @@ def register(settings: Settings, version: str, report_set: TrainingSet,
     ], columns=["version", "as_of", "fold", "scorer", "rows_evaluated", "positives",
                 "observed_rate", "mean_probability", "auc", "pr_auc", "log_loss", "brier",
                 "top_decile_lift", "calibration_error", "calibration_deciles"])
-    with pipeline.refresh_lock(settings, wait=True), \
+    with pipeline.refresh_lock(settings, wait=True, reentrant=True), \
             contextlib.closing(pipeline.connect(settings)) as con:
         con.execute(_DDL)
         con.register("registry_frame", registry)

@@ -112,21 +112,34 @@ def band_reasons(model: PropensityModel, lead_score: pd.Series) -> list[str]:
             for score, band in zip(lead_score.fillna(0), bands)]
 
 
-def latest_version(con) -> tuple[str, Path]:
-    row = con.execute(
-        f"select version, calibration_path from {SCHEMA}.model_registry "
-        "order by as_of desc, trained_at desc limit 1").fetchone() if pipeline._table_exists(
-        con, SCHEMA, "model_registry") else None
+class NoModel(FileNotFoundError):
+    """No registered model may score at this as_of."""
+
+
+def latest_version(con, as_of: object = None) -> tuple[str, Path]:
+    """The latest registered model; with ``as_of``, the latest trained at or before it
+    (a model trained later knows outcomes after as_of: it would leak into the scores)."""
+    if not pipeline._table_exists(con, SCHEMA, "model_registry"):
+        row = None
+    else:
+        row = con.execute(
+            f"select version, calibration_path from {SCHEMA}.model_registry "
+            "where ? is null or as_of <= cast(? as timestamp) "
+            "order by as_of desc, trained_at desc limit 1", [as_of, as_of]).fetchone()
     if row is None:
-        raise FileNotFoundError("no trained model is registered: run `leadscore train` first")
+        raise NoModel("no trained model is registered"
+                      + (f" at or before as_of {as_of}" if as_of else "")
+                      + ": run `leadscore train` first")
     return row[0], Path(row[1]).parent
 
 
-def score(settings: Settings, config: TrainingConfig | None = None) -> ScoringResult:
-    """Predict every lead of int_lead_features and replace predictive.lead_predictions."""
+def score(settings: Settings, config: TrainingConfig | None = None, *, as_of: object = None,
+          write: bool = True) -> ScoringResult:
+    """Predict every lead of int_lead_features and (``write``) replace
+    predictive.lead_predictions; ``as_of``: use only models trained at or before it."""
     config = config or TrainingConfig.from_project()
     with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
-        version, folder = latest_version(con)
+        version, folder = latest_version(con, as_of)
         frame = con.execute("select * from intermediate.int_lead_features order by lead_id").df()
     model = load_model(folder)
     note = model.reason
@@ -151,7 +164,9 @@ def score(settings: Settings, config: TrainingConfig | None = None) -> ScoringRe
         "propensity_reasons": reasons,
         "model_version": version,
     })
-    with pipeline.refresh_lock(settings, wait=True), \
+    if not write:
+        return ScoringResult(version, model.method, note, predictions)
+    with pipeline.refresh_lock(settings, wait=True, reentrant=True), \
             contextlib.closing(pipeline.connect(settings)) as con:
         con.execute(f"create schema if not exists {SCHEMA}")
         con.register("predictions_frame", predictions)

@@ -172,7 +172,7 @@ def warehouse_copy(settings: Settings) -> Any:
     with tempfile.TemporaryDirectory(prefix="leadscore-train-",
                                      dir=settings.duckdb_temp_dir.parent) as tmp:
         copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "train.duckdb")
-        with pipeline.refresh_lock(settings, wait=True):
+        with pipeline.refresh_lock(settings, wait=True, reentrant=True):
             shutil.copy2(settings.duckdb_path, copy.duckdb_path)
         yield copy
 

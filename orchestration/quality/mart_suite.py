@@ -45,6 +45,8 @@ COLUMNS = (
     "lifecycle_stage",
     "recommended_action",
 )
+#: The predictive score's columns, checked when the mart has probabilities.
+PROBABILITY_COLUMNS = ("purchase_probability", "propensity_method", "model_version")
 #: Distribution checks only make sense on enough leads.
 MIN_ROWS_FOR_STDEV = 10
 MIN_ROWS_FOR_GRADE_SHARE = 50
@@ -78,24 +80,35 @@ class MartBatch:
     frame: pd.DataFrame
     known_leads: int
     shape: ShopShape = ShopShape()
+    #: The validation fold's observed purchase rate of the model behind the mart's
+    #: probabilities (predictive.model_evaluations); None when no model scored the mart.
+    validation_rate: float | None = None
 
 
 def read_mart(settings: Settings) -> MartBatch:
     """The mart's checked columns, which lead has a profile, the number of known leads and
     the dimensions the shop feeds (all from ``int_lead_spine``)."""
-    columns = ", ".join(f"mart.{c}" for c in COLUMNS)
+    columns = ", ".join(f"mart.{c}" for c in (*COLUMNS, *PROBABILITY_COLUMNS))
     with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
         frame = con.execute(
             f"select {columns}, coalesce(spine.has_profile, false) as has_profile "
             f"from {MART} as mart left join {SPINE} as spine on mart.lead_id = spine.lead_id"
         ).df()
+        versions = [v for v in frame["model_version"].dropna().unique()]
+        rate = None
+        if versions and pipeline._table_exists(con, "predictive", "model_evaluations"):
+            row = con.execute(
+                "select avg(observed_rate) from predictive.model_evaluations "
+                "where version = ? and fold = 'validation'", [str(versions[0])]).fetchone()
+            rate = None if row is None or row[0] is None else float(row[0])
         known, profiles, events, orders = con.execute(
             "select count(*), coalesce(bool_or(has_profile), false), "
             "coalesce(bool_or(has_events), false), coalesce(bool_or(has_orders), false) "
             f"from {SPINE}"
         ).fetchone()
     return MartBatch(frame=frame, known_leads=int(known),
-                     shape=ShopShape(bool(profiles), bool(events), bool(orders)))
+                     shape=ShopShape(bool(profiles), bool(events), bool(orders)),
+                     validation_rate=rate)
 
 
 def not_run(batch: MartBatch) -> list[str]:
@@ -185,6 +198,42 @@ def build_suite(
     return suite
 
 
+def add_probability_checks(suite: gx.ExpectationSuite, frame: pd.DataFrame,
+                           validation_rate: float | None, max_ratio: float) -> list[str]:
+    """The purchase probability, when the mart has one: in [0, 1], not all equal, and its
+    mean within a factor ``max_ratio`` (LEADSCORE_MAX_PROBABILITY_RATIO) of the purchase
+    rate observed on the model's validation fold. Returns what was not run, with why."""
+    if "purchase_probability" not in frame.columns:
+        return []
+    scored = int(frame["purchase_probability"].notna().sum())
+    if scored == 0:
+        return ["purchase probability checks: no lead has a probability (no model trained "
+                "yet: `leadscore train`, or LEADSCORE_TRAIN_IF_MISSING)"]
+    add = suite.add_expectation
+    add(gxe.ExpectColumnValuesToBeBetween(
+        column="purchase_probability", min_value=0, max_value=1,
+        description="a probability in [0, 1]", meta={"unexpected_label": "out of range"}))
+    skipped = []
+    if scored > MIN_ROWS_FOR_STDEV:
+        add(gxe.ExpectColumnStdevToBeBetween(
+            column="purchase_probability", min_value=0, strict_min=True,
+            description=f"not all leads have the same probability (stdev > 0 on > "
+                        f"{MIN_ROWS_FOR_STDEV} leads)"))
+    else:
+        skipped.append(f"not all probabilities equal: only {scored} lead(s) have one")
+    if validation_rate is not None and validation_rate > 0:
+        low, high = validation_rate / max_ratio, min(1.0, validation_rate * max_ratio)
+        add(gxe.ExpectColumnMeanToBeBetween(
+            column="purchase_probability", min_value=low, max_value=high,
+            description=(f"mean within a factor {max_ratio:g} of the purchase rate observed "
+                         f"on the model's validation fold ({validation_rate:.3f}: "
+                         f"{low:.3f}-{high:.3f}; LEADSCORE_MAX_PROBABILITY_RATIO)")))
+    else:
+        skipped.append("mean probability near the validation fold's purchase rate: the "
+                       "model's evaluation is not in predictive.model_evaluations")
+    return skipped
+
+
 def validate_mart(settings: Settings, batch: MartBatch | None = None) -> tuple[SuiteReport, Path]:
     """Validate the mart; returns the report and the Data Docs index page."""
     batch = batch or read_mart(settings)
@@ -193,7 +242,8 @@ def validate_mart(settings: Settings, batch: MartBatch | None = None) -> tuple[S
     suite = build_suite(len(batch.frame), batch.known_leads, settings.max_grade_share,
                         profiled_leads=profiled, shape=batch.shape)
     grades = batch.frame["fit_grade"].value_counts(normalize=True).sort_index()
-    skipped = not_run(batch)
+    skipped = not_run(batch) + add_probability_checks(
+        suite, batch.frame, batch.validation_rate, settings.max_probability_ratio)
     notes = [f"{batch.shape.describe()}; {profiled:,} of {len(batch.frame):,} leads have a profile"]
     if len(grades):
         notes.append("fit grades: " + ", ".join(f"{g} {share:.0%}" for g, share in grades.items()))

@@ -65,6 +65,8 @@ def workspace_env(root: Path) -> dict[str, str]:
         "LEADSCORE_DUCKDB_MEMORY_LIMIT": "1GB",
         "LEADSCORE_DUCKDB_THREADS": "2",
         "LEADSCORE_DBT_THREADS": "2",
+        # a 10-day shop has no history to learn from; tests that train say so
+        "LEADSCORE_TRAIN_IF_MISSING": "false",
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
