@@ -57,6 +57,19 @@ def ensure_table(con: Any) -> None:
     con.execute(f"create table if not exists {TABLE} ({columns})")
 
 
+def write(settings: Settings, frame: pd.DataFrame) -> None:
+    """Replace the table's rows with ``frame`` (columns it lacks are left empty)."""
+    frame = frame.reindex(columns=list(COLUMNS))
+    with pipeline.refresh_lock(settings, wait=True, reentrant=True), \
+            contextlib.closing(pipeline.connect(settings)) as con:
+        ensure_table(con)
+        con.register("predictions_frame", frame)
+        con.execute("begin transaction")
+        con.execute(f"delete from {TABLE}")
+        con.execute(f"insert into {TABLE} by name select * from predictions_frame")
+        con.execute("commit")
+
+
 @dataclass
 class StepResult:
     leads: int
@@ -126,15 +139,7 @@ def run(settings: Settings, as_of: str, train_if_missing: bool = True) -> StepRe
                  f"{value_report.get('value_method')} ({value_report.get('reason', '')})")
     frame = frame.merge(value, on="lead_id", how="left")
     frame["as_of"] = pd.Timestamp(as_of)
-    frame = frame[list(COLUMNS)]
-    with pipeline.refresh_lock(settings, wait=True, reentrant=True), \
-            contextlib.closing(pipeline.connect(settings)) as con:
-        ensure_table(con)
-        con.register("predictions_frame", frame)
-        con.execute("begin transaction")
-        con.execute(f"delete from {TABLE}")
-        con.execute(f"insert into {TABLE} by name select * from predictions_frame")
-        con.execute("commit")
+    write(settings, frame)
     probability = pd.to_numeric(frame["purchase_probability"], errors="coerce")
     return StepResult(
         leads=len(frame),

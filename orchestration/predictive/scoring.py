@@ -164,12 +164,8 @@ def score(settings: Settings, config: TrainingConfig | None = None, *, as_of: ob
         "propensity_reasons": reasons,
         "model_version": version,
     })
-    if not write:
-        return ScoringResult(version, model.method, note, predictions)
-    with pipeline.refresh_lock(settings, wait=True, reentrant=True), \
-            contextlib.closing(pipeline.connect(settings)) as con:
-        con.execute(f"create schema if not exists {SCHEMA}")
-        con.register("predictions_frame", predictions)
-        con.execute(f"create or replace table {SCHEMA}.lead_predictions as "
-                    "select * from predictions_frame")
+    if write:
+        from orchestration.predictive.refresh_step import write as write_predictions
+
+        write_predictions(settings, predictions)
     return ScoringResult(version, model.method, note, predictions)

@@ -60,6 +60,13 @@ def test_graph_runs_landing_staging_scores_mart_serving(graph) -> None:
     chain = upstream_closure(graph, key("serving_export"))
     assert {key("landing"), key("staging/stg_landing__events"), key("scores/engagement_scores"),
             key("marts/lead_scores"), key("rules/scoring_rules")} <= chain
+    # the predictive step sits between the two dbt steps: after the features, before the
+    # model that reads its table (and so before the marts)
+    assert graph.get(key("predictive/lead_predictions")).parent_keys >= {
+        key("intermediate/int_lead_features")}
+    assert key("predictive/lead_predictions") in graph.get(
+        key("intermediate/int_lead_predictions")).parent_keys
+    assert key("predictive/lead_predictions") in upstream_closure(graph, key("marts/lead_scores"))
     # the run's summary is written after the publication (it reports what was published)
     assert graph.get(key("run_summary")).parent_keys == {key("serving_export")}
     # the three landing sources are one asset, produced by the landing step

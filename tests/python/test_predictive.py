@@ -197,3 +197,58 @@ def test_a_model_of_another_feature_set_is_not_used(full_and_cut, tmp_path: Path
         con.execute("drop table predictive.model_registry")
     with pytest.raises(FileNotFoundError, match="run `leadscore train` first"):
         score(changed, CONFIG)
+
+
+def test_the_refresh_step_puts_the_probability_in_the_mart_point_in_time(
+        full_and_cut, tmp_path: Path) -> None:
+    from orchestration import pipeline
+    from orchestration.predictive import refresh_step
+
+    full, _, report = full_and_cut
+    copy = dataclasses.replace(full, duckdb_path=tmp_path / "warehouse.duckdb")
+    shutil.copy(full.duckdb_path, copy.duckdb_path)
+    # at the warehouse's as_of, the model trained at X (before it) scores every lead
+    result = refresh_step.run(copy, GENERATED_AS_OF, train_if_missing=False)
+    assert result.method == MODEL and result.model_version == report.version
+    pipeline.run_dbt(copy, ["build", "--quiet", "--select", "int_lead_predictions+",
+                            "--exclude-resource-type", "unit_test", "test"],
+                     as_of=GENERATED_AS_OF, quiet=True)
+    mart = query(copy, "select * from marts.lead_scores")
+    assert mart["purchase_probability"].between(0, 1).all()
+    assert set(mart["propensity_method"]) == {MODEL} and set(mart["model_version"]) == {
+        report.version}
+    assert (mart["propensity_score"] == (mart["purchase_probability"] * 100).round()).all()
+    customers = mart[mart["completed_orders"] > 0]
+    assert len(customers) and customers["expected_orders"].notna().all()
+    assert (customers["expected_value_eur"] >= 0).all()
+    history = query(copy, "select propensity_method, purchase_probability "
+                          "from marts.lead_score_history where as_of = ?", [GENERATED_AS_OF])
+    assert set(history["propensity_method"]) == {MODEL}
+    assert history["purchase_probability"].notna().all()
+    # before X the model would know what followed: it is not used, and the step says so
+    early = (X - dt.timedelta(days=1)).isoformat(sep=" ")
+    result = refresh_step.run(copy, early, train_if_missing=False)
+    assert result.method == "unavailable" and result.model_version is None
+    assert "at or before as_of" in result.notes[0] and "LEADSCORE_TRAIN_IF_MISSING" in result.notes[0]
+    stored = query(copy, "select distinct propensity_method, as_of from predictive.lead_predictions")
+    assert stored["propensity_method"].tolist() == ["unavailable"]
+
+
+def test_a_refresh_without_a_model_trains_one_first_and_says_so(
+        full_and_cut, tmp_path: Path) -> None:
+    from orchestration.predictive import refresh_step
+
+    full, _, _ = full_and_cut
+    copy = dataclasses.replace(full, duckdb_path=tmp_path / "warehouse.duckdb")
+    shutil.copy(full.duckdb_path, copy.duckdb_path)
+    with closing(duckdb.connect(str(copy.duckdb_path))) as con:
+        con.execute("drop table predictive.model_registry")
+    result = refresh_step.run(copy, GENERATED_AS_OF, train_if_missing=True)
+    assert "training one first (LEADSCORE_TRAIN_IF_MISSING)" in result.notes[0]
+    assert result.notes[1].startswith("trained ") and result.method in {MODEL, RULES}
+    registry = query(copy, "select version, as_of from predictive.model_registry")
+    assert registry["version"].tolist() == [result.model_version]
+    assert str(registry["as_of"].iloc[0]).startswith(GENERATED_AS_OF[:10])
+    stored = query(copy, "select * from predictive.lead_predictions")
+    assert stored["purchase_probability"].between(0, 1).all()
+    assert set(stored["model_version"]) == {result.model_version}

@@ -89,7 +89,7 @@ def test_whole_graph_materialises_and_publishes(built: Built) -> None:
         str(settings.serving_dir / "lead_scores.parquet"),
         str(settings.serving_dir / "serving.duckdb"),
         f"Quality page (GX results, offline): {settings.gx_docs_dir / 'index.html'}",
-        "Top leads:", "Campaigns: leads per recommended action",
+        "Top leads (", "Campaigns: leads per recommended action",
     ):
         assert expected in report, expected
     # the run summary beside the manifest: this run's numbers, and dbt's test count
@@ -104,6 +104,13 @@ def test_whole_graph_materialises_and_publishes(built: Built) -> None:
     assert tests["defined"] == assets.dbt_data_test_count() == tests["run"] == len(dbt_checks)
     assert f"dbt tests: {tests['defined']:,} of {tests['defined']:,} passed" in report
     assert sum(c["leads"] for c in summary["campaigns"]) == leads
+    # no model trained (the workspace turns LEADSCORE_TRAIN_IF_MISSING off): no probability,
+    # and the mart and the summary say why instead of showing a number
+    assert summary["predictive"]["methods"] == {"unavailable": leads}
+    assert "Purchase probability: unavailable (no model trained yet" in report
+    mart = pd.read_parquet(settings.serving_dir / serving.PARQUET_NAME)
+    assert mart["purchase_probability"].isna().all()
+    assert set(mart["propensity_method"]) == {"unavailable"}
     assert [t["lead_id"] for t in summary["top_leads"]] == list(pd.read_parquet(
         settings.serving_dir / serving.PARQUET_NAME).sort_values(
         ["lead_score", "lead_id"], ascending=[False, True])["lead_id"][:len(summary["top_leads"])])

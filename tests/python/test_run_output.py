@@ -154,7 +154,7 @@ def test_a_run_in_a_log_file_shows_progress_while_it_runs_then_the_summary(
     assert "Refresh run " in stdout and "Loaded now: " in stdout
     assert "Quarantined in all loads so far (all time)" in stdout
     assert "Leads: " in stdout and "the first publication" in stdout
-    assert "Top leads:" in stdout and "Campaigns: leads per recommended action" in stdout
+    assert "Top leads (" in stdout and "Campaigns: leads per recommended action" in stdout
     assert str(workspace.serving_dir / run_summary.SUMMARY_NAME) in stdout
     assert "dbt nodes done" not in stdout  # progress is not mixed into the summary
 

@@ -87,7 +87,9 @@ def test_every_shop_shape_publishes(shape: str, tiny_shop: Path, workspace: Work
     fed = mart.metadata["shop_feeds"]
     assert fed == {"profiles": "leads" in SHAPES[shape], "events": "events" in SHAPES[shape],
                    "orders": "orders" in SHAPES[shape]}
-    not_run = mart.metadata["not_run"]
+    # (the workspaces train no model: the probability checks say so, in every shape)
+    not_run = [r for r in mart.metadata["not_run"] if not r.startswith("purchase probability")]
+    assert len(mart.metadata["not_run"]) == len(not_run) + 1
     if "leads" in SHAPES[shape]:
         assert not_run == []
     else:
