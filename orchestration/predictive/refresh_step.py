@@ -86,7 +86,7 @@ class StepResult:
                 + (f" (model {self.model_version})" if self.model_version else "") + mean)
 
 
-def _customer_value(settings: Settings, as_of: str, horizon_days: int
+def _customer_value(settings: Settings, as_of: str, config: Any
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:
     from orchestration.predictive import clv
 
@@ -94,7 +94,10 @@ def _customer_value(settings: Settings, as_of: str, horizon_days: int
         orders = con.execute(
             "select lead_id, ordered_at, amount_eur from intermediate.int_orders_as_of "
             "where counts_as_purchase and lead_id is not null").df()
-    result = clv.fit_and_predict(orders, pd.Timestamp(as_of), horizon_days)
+    result = clv.fit_and_predict(
+        orders, pd.Timestamp(as_of), config.prediction_horizon_days,
+        min_customers=config.customer_value_min_repeat_customers,
+        fallback_prior_days=config.customer_value_prior_days)
     frame = result.predictions[["lead_id", "expected_orders", "expected_value_eur"]].copy()
     method = result.report.get("method", "")
     frame["customer_value_method"] = f"{method}+{result.report.get('value_method', '')}"
@@ -134,7 +137,7 @@ def run(settings: Settings, as_of: str, train_if_missing: bool = True) -> StepRe
         frame = leads.assign(purchase_probability=None, propensity_score=None,
                              propensity_method=UNAVAILABLE, propensity_reasons=None,
                              model_version=None)
-    value, value_report = _customer_value(settings, as_of, config.prediction_horizon_days)
+    value, value_report = _customer_value(settings, as_of, config)
     notes.append(f"customer value: {value_report.get('method')} / "
                  f"{value_report.get('value_method')} ({value_report.get('reason', '')})")
     frame = frame.merge(value, on="lead_id", how="left")

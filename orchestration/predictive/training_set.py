@@ -72,6 +72,8 @@ class TrainingConfig:
     rules_calibration_band_points: int = 10
     rules_calibration_prior_leads: int = 20
     propensity_reasons_top_n: int = 3
+    customer_value_min_repeat_customers: int = 50
+    customer_value_prior_days: float = 30.0
 
     @classmethod
     def from_project(cls, **overrides: Any) -> TrainingConfig:

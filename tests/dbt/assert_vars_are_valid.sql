@@ -33,6 +33,8 @@
     ('rules_calibration_band_points', 1 <= var('rules_calibration_band_points') | int <= 100),
     ('rules_calibration_prior_leads', var('rules_calibration_prior_leads') | float >= 0),
     ('propensity_reasons_top_n', var('propensity_reasons_top_n') | int >= 1),
+    ('customer_value_min_repeat_customers', var('customer_value_min_repeat_customers') | int >= 1),
+    ('customer_value_prior_days', var('customer_value_prior_days') | float > 0),
 ] %}
 
 select

@@ -252,3 +252,21 @@ def test_a_refresh_without_a_model_trains_one_first_and_says_so(
     stored = query(copy, "select * from predictive.lead_predictions")
     assert stored["purchase_probability"].between(0, 1).all()
     assert set(stored["model_version"]) == {result.model_version}
+
+
+def test_the_customer_value_thresholds_are_vars(full_and_cut, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration.predictive import refresh_step
+
+    assert TrainingConfig.from_project().customer_value_min_repeat_customers == 50
+    full, _, _ = full_and_cut
+    copy = dataclasses.replace(full, duckdb_path=tmp_path / "warehouse.duckdb")
+    shutil.copy(full.duckdb_path, copy.duckdb_path)
+    methods = {}
+    for minimum in (1, 10**6):
+        config = dataclasses.replace(CONFIG, customer_value_min_repeat_customers=minimum)
+        monkeypatch.setattr(TrainingConfig, "from_project",
+                            classmethod(lambda cls, config=config, **_: config))
+        result = refresh_step.run(copy, GENERATED_AS_OF, train_if_missing=False)
+        methods[minimum] = result.customer_value_method
+    assert methods[1].startswith("bgnbd") and methods[10**6].startswith("average_rate")
