@@ -62,27 +62,6 @@ training_job = dg.define_asset_job(
 )
 
 
-def training_schedule_settings() -> tuple[str, str]:
-    """(cron, timezone) of the weekly training, from the environment."""
-    cron = os.environ.get("LEADSCORE_TRAINING_CRON") or TRAINING_CRON_DEFAULT
-    return cron, schedule_settings()[1]
-
-
-def build_training_schedule() -> dg.ScheduleDefinition:
-    cron, timezone = training_schedule_settings()
-    return dg.ScheduleDefinition(
-        name="weekly_training",
-        job=training_job,
-        cron_schedule=cron,
-        execution_timezone=timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=(
-            f"Retrain the purchase-probability model every week ({cron}, {timezone}; "
-            "LEADSCORE_TRAINING_CRON / LEADSCORE_SCHEDULE_TIMEZONE)."
-        ),
-    )
-
-
 def schedule_settings() -> tuple[str, str]:
     """(cron, timezone) of the daily refresh, from the environment."""
     cron = os.environ.get("LEADSCORE_SCHEDULE_CRON") or SCHEDULE_CRON_DEFAULT
@@ -90,19 +69,33 @@ def schedule_settings() -> tuple[str, str]:
     return cron, timezone
 
 
-def build_schedule() -> dg.ScheduleDefinition:
-    cron, timezone = schedule_settings()
+def training_schedule_settings() -> tuple[str, str]:
+    """(cron, timezone) of the weekly training, from the environment."""
+    cron = os.environ.get("LEADSCORE_TRAINING_CRON") or TRAINING_CRON_DEFAULT
+    return cron, schedule_settings()[1]
+
+
+def _schedule(name: str, job: dg.UnresolvedAssetJobDefinition, cron: str, timezone: str,
+              what: str, cron_variable: str) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name="daily_refresh",
-        job=refresh_job,
+        name=name,
+        job=job,
         cron_schedule=cron,
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=(
-            f"Refresh every day ({cron}, {timezone}; LEADSCORE_SCHEDULE_CRON / "
-            "LEADSCORE_SCHEDULE_TIMEZONE)."
-        ),
+        description=f"{what} ({cron}, {timezone}; {cron_variable} / LEADSCORE_SCHEDULE_TIMEZONE).",
     )
+
+
+def build_schedule() -> dg.ScheduleDefinition:
+    return _schedule("daily_refresh", refresh_job, *schedule_settings(), "Refresh every day",
+                     "LEADSCORE_SCHEDULE_CRON")
+
+
+def build_training_schedule() -> dg.ScheduleDefinition:
+    return _schedule("weekly_training", training_job, *training_schedule_settings(),
+                     "Retrain the purchase-probability model every week",
+                     "LEADSCORE_TRAINING_CRON")
 
 
 class WarehouseBusy(RuntimeError):

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -219,16 +218,6 @@ def normalise_as_of(value: str | None) -> str | None:
     return parsed.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@dataclass(frozen=True)
-class Summary:
-    """What a run produced, for the console and the tests."""
-
-    rows_per_layer: list[tuple[str, int]]
-    quarantine_by_reason: list[tuple[str, str, int]]
-    top_leads: list[tuple]
-    top_lead_columns: list[str]
-
-
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         con.execute(
@@ -257,45 +246,11 @@ SUMMARY_TABLES: list[tuple[str, str]] = [
 ]
 
 
-def summarise(settings: Settings, top: int = 10) -> Summary:
-    """Rows per layer, quarantined rows by reason and the top leads, read from the warehouse."""
+def rows_per_layer(settings: Settings) -> list[tuple[str, int]]:
+    """Rows of each table of :data:`SUMMARY_TABLES` that exists (``leadscore -v run``)."""
     with contextlib.closing(connect(settings, read_only=True)) as con:
-        rows = [
+        return [
             (f"{schema}.{table}", con.execute(f"select count(*) from {schema}.{table}").fetchone()[0])
             for schema, table in SUMMARY_TABLES
             if _table_exists(con, schema, table)
         ]
-        quarantine: list[tuple[str, str, int]] = []
-        if _table_exists(con, "quarantine", "quarantined_rows"):
-            quarantine = con.execute(
-                "select entity, reason, count(*) from quarantine.quarantined_rows "
-                "group by all order by entity, count(*) desc, reason"
-            ).fetchall()
-        top_rows: list[tuple] = []
-        columns: list[str] = []
-        if _table_exists(con, "marts", "lead_scores"):
-            cursor = con.execute(
-                "select lead_id, lead_score, score_cell, lifecycle_stage, top_category, "
-                "recommended_action from marts.lead_scores "
-                "order by lead_score desc, lead_id limit ?",
-                [top],
-            )
-            columns = [d[0] for d in cursor.description]
-            top_rows = cursor.fetchall()
-    return Summary(rows, quarantine, top_rows, columns)
-
-
-def format_summary(settings: Settings, summary: Summary) -> str:
-    lines = [f"Warehouse: {settings.duckdb_path}", "", "Rows per layer:"]
-    width = max((len(name) for name, _ in summary.rows_per_layer), default=10)
-    lines += [f"  {name:<{width}}  {count:>12,}" for name, count in summary.rows_per_layer]
-    lines += ["", "Quarantined rows by reason:"]
-    if not summary.quarantine_by_reason:
-        lines.append("  none")
-    lines += [f"  {entity:<8} {reason:<32} {count:>10,}" for entity, reason, count in summary.quarantine_by_reason]
-    if summary.top_leads:
-        lines += ["", "Top leads:"]
-        header = "  " + " | ".join(summary.top_lead_columns)
-        lines.append(header)
-        lines += ["  " + " | ".join("" if v is None else str(v) for v in row) for row in summary.top_leads]
-    return "\n".join(lines)

@@ -115,7 +115,7 @@ def refresh(
                 raise RefreshFailed(_failure_report(settings, result, checks, output.getvalue()))
             load = _load_result(result, assets.LANDING_KEY)
             steps = run_summary.run_events(instance, result.run_id)["steps"]
-        rows_per_layer = pipeline.summarise(settings).rows_per_layer if verbose else []
+        rows_per_layer = pipeline.rows_per_layer(settings) if verbose else []
     publication = serving.read_manifest(settings.serving_dir)
     summary = run_summary.read(settings.serving_dir)
     if summary is not None and summary.get("run_id") != result.run_id:
