@@ -45,6 +45,7 @@ from orchestration.landing import LandingFileError, LoadResult
 from orchestration.quality import QualityGateFailed
 from orchestration.quality.landing_suite import LandingGate
 from orchestration.quality.mart_suite import validate_mart
+from orchestration.predictive.refresh_step import PREDICTIONS_MODEL
 
 LANDING_KEY = dg.AssetKey(["landing"])
 LEAD_SCORES_KEY = dg.AssetKey(["marts", "lead_scores"])
@@ -339,10 +340,9 @@ def landing(
     )
 
 
-#: The first model that reads the predictive step's table: the refresh builds dbt in two
-#: steps around that step, everything before it (``dbt_models``) and it with everything
-#: downstream (``dbt_marts``: the predictions, the marts and their tests).
-PREDICTIONS_MODEL = "int_lead_predictions"
+#: PREDICTIONS_MODEL, the first model that reads the predictive step's table: the refresh
+#: builds dbt in two steps around that step, everything before it (``dbt_models``) and it
+#: with everything downstream (``dbt_marts``: the predictions, the marts and their tests).
 PREDICTIONS_KEY = dg.AssetKey(["predictive", "lead_predictions"])
 #: dbt_marts' selection: the predictions model, every mart, and their descendants (tests
 #: that read a mart, like lead_category_interest's relationship to lead_scores, run with

@@ -11,6 +11,13 @@
    warehouse (backtesting the past with later data present).
 3. Reports conversion rate per score decile (1 = the 10 % best scores), the lift of the
    top decile over the average, and the AUC of each score (0.5 = random, 1 = perfect).
+4. Beside the rule score, the purchase probability of the predictive step at the same
+   as_of (the latest model trained at or before it; with none, one is trained on the copy
+   for this backtest and thrown away with it, unless ``--no-train``): its AUC, PR-AUC,
+   top-decile lift and calibration (mean |predicted - observed| over probability deciles),
+   and the same ranking figures for an RFM quintile sum (recency, frequency and monetary
+   quintiles of the customers' purchases before as_of, 3-15; 0 without purchases), the
+   baseline a shop with orders only would otherwise use.
 
 It refuses what it cannot measure, before any work where it can: a horizon under one day,
 a ``--truth-dir`` without order files, an outcome window that starts after the data of the
@@ -34,10 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from orchestration import landing, pipeline
 from orchestration.config import Settings
+from orchestration.predictive.refresh_step import PREDICTIONS_MODEL
 
 SCORE_COLUMNS = [
     "lead_score",
@@ -68,6 +77,9 @@ class BacktestResult:
     #: Days of the outcome window the source covers (up to the day of its last order).
     covered_days: float = 0.0
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: The purchase probability beside the rule score and the RFM baseline (None when
+    #: the backtest ran without it): see :func:`compare_rankings`.
+    propensity: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -93,7 +105,92 @@ class BacktestResult:
             f"  {s['lifecycle_stage']:<24} {int(s['leads']):>6}  {s['conversion_rate']:>10.1%}"
             for s in self.stages
         ]
+        if self.propensity is not None:
+            lines += ["", *format_propensity(self.propensity)]
         return "\n".join(lines)
+
+
+#: Rows of the side-by-side table: label, key, format.
+_COMPARED = [
+    ("AUC", "auc", "{:.3f}"),
+    ("PR-AUC", "pr_auc", "{:.3f}"),
+    ("top-decile lift", "top_decile_lift", "{:.2f}x"),
+    ("calibration error", "calibration_error", "{:.3f}"),
+    ("mean predicted", "mean_probability", "{:.1%}"),
+]
+_RANKINGS = [("purchase_probability", "probability"), ("lead_score", "rule score"),
+             ("rfm_quintile_sum", "RFM sum")]
+
+
+def format_propensity(propensity: dict) -> list[str]:
+    """The purchase probability, the rule score and the RFM baseline side by side."""
+    head = (f"  Purchase probability ({propensity['method']}"
+            + (f", model {propensity['model_version']}" if propensity.get("model_version") else "")
+            + ") beside the rule score and an RFM quintile sum:")
+    lines = [head, *(f"    note: {note}" for note in propensity.get("notes", []))]
+    rankings = propensity["rankings"]
+    if "purchase_probability" not in rankings:
+        return [*lines, "    the purchase probability is unavailable at this as_of"]
+    shown = [(key, name) for key, name in _RANKINGS if key in rankings]
+    lines.append("    " + " " * 20 + "".join(f"{name:>14}" for _, name in shown))
+    for label, key, fmt in _COMPARED:
+        cells = []
+        for ranking, _ in shown:
+            value = rankings[ranking].get(key)
+            cells.append(f"{'n/a' if value is None else fmt.format(value):>14}")
+        lines.append(f"    {label:<20}" + "".join(cells))
+    lines.append(f"    {'observed rate':<20}{rankings['purchase_probability']['observed_rate']:>14.1%}")
+    lines.append("    (calibration: the rule score and the RFM sum are ranks, not probabilities)")
+    lines += ["", "    probability decile  leads  predicted  observed"]
+    lines += [f"    {int(d['decile']):>18}  {int(d['rows']):>5}  {d['predicted']:>9.1%}  "
+              f"{d['observed']:>8.1%}"
+              for d in rankings["purchase_probability"]["calibration_deciles"]]
+    return lines
+
+
+def rfm_quintile_sum(orders: pd.DataFrame, leads: pd.Series, as_of: dt.datetime) -> pd.Series:
+    """The classic RFM baseline: recency, frequency and monetary quintiles (1-5 each, 5 =
+    most recent / most orders / most spent) of each lead's purchases before ``as_of``,
+    summed (3-15); 0 for a lead without purchases. Tied values share a quintile."""
+    purchases = orders[(pd.to_datetime(orders["ordered_at"]) < as_of)
+                       & orders["counts_as_purchase"].fillna(False).astype(bool)]
+    per_lead = purchases.groupby("lead_id").agg(
+        last=("ordered_at", "max"), frequency=("ordered_at", "size"),
+        monetary=("amount_eur", "sum"))
+    if per_lead.empty:
+        return pd.Series(0, index=leads.index, dtype=int)
+
+    def quintile(values: pd.Series) -> pd.Series:
+        # ntile(5) of the ascending order; tied values share their average rank
+        ranks = values.rank(method="average")
+        return (np.floor((ranks - 1) * 5 / len(values)) + 1).clip(1, 5).astype(int)
+
+    total = (quintile(pd.to_datetime(per_lead["last"]).astype("int64"))
+             + quintile(per_lead["frequency"]) + quintile(per_lead["monetary"].fillna(0)))
+    return leads.map(total).fillna(0).astype(int)
+
+
+def compare_rankings(scored: pd.DataFrame) -> dict[str, dict]:
+    """AUC, PR-AUC and top-decile lift of the probability, the rule score and the RFM sum
+    on the same leads; calibration for the probability only (leads with a probability)."""
+    from orchestration.predictive.model import metrics
+
+    frame = scored[scored["purchase_probability"].notna()]
+    if frame.empty:
+        return {}
+    label = frame["converted"].astype(int).to_numpy()
+    probability = frame["purchase_probability"].astype(float).to_numpy()
+    result = {"purchase_probability": metrics(probability, label)}
+    for column in ("lead_score", "rfm_quintile_sum"):
+        ranked = metrics(probability, label, ranking=frame[column].astype(float).to_numpy())
+        result[column] = {key: ranked[key] for key in
+                          ("rows", "positives", "observed_rate", "auc", "pr_auc",
+                           "top_decile_lift")}
+    for ranking in result.values():
+        for key, value in list(ranking.items()):
+            if isinstance(value, float):
+                ranking[key] = round(value, 4)
+    return result
 
 
 def auc(scores: pd.Series, outcome: pd.Series) -> float:
@@ -268,7 +365,15 @@ def run_backtest(
     horizon_days: int = 30,
     truth_dir: Path | None = None,
     out_dir: Path | None = None,
+    probability: bool = True,
+    train: bool = True,
 ) -> BacktestResult:
+    """Score ``as_of`` on a copy of the warehouse and measure it (see the module docstring).
+
+    ``probability``: also run the predictive step at as_of and compare; ``train``: when no
+    model trained at or before as_of is registered, train one on the copy (thrown away
+    with it; the live registry is never touched), else the probability is unavailable.
+    """
     as_of_ts, truth_files = check_arguments(settings, as_of, horizon_days, truth_dir)
     start = dt.datetime.fromisoformat(as_of_ts)
     end = start + dt.timedelta(days=horizon_days)
@@ -286,21 +391,44 @@ def run_backtest(
         in_window = orders[orders["counts_as_purchase"].fillna(False).astype(bool)
                            & (ordered >= start) & (ordered < end)]
         buyers = pd.DataFrame({"lead_id": sorted(set(in_window["lead_id"].dropna()))})
-        pipeline.run_dbt(copy, ["run", "--select", "tag:as_of"], as_of=as_of_ts, quiet=True)
+        # As a refresh does: the as_of models, the predictive step, then what reads it.
+        pipeline.run_dbt(copy, ["run", "--select", "tag:as_of",
+                                "--exclude", f"{PREDICTIONS_MODEL}+"],
+                         as_of=as_of_ts, quiet=True)
+        step = None
+        if probability:
+            from orchestration.predictive import refresh_step
+
+            step = refresh_step.run(copy, as_of_ts, train_if_missing=train)
+        pipeline.run_dbt(copy, ["run", "--select", f"{PREDICTIONS_MODEL}+,tag:as_of"],
+                         as_of=as_of_ts, quiet=True)
         with contextlib.closing(pipeline.connect(copy)) as con:
             con.register("buyers_frame", buyers)
             con.execute("create temp table buyers as "
                         "select cast(lead_id as varchar) as lead_id from buyers_frame")
             scored = con.execute(
                 f"""
-                select {', '.join('scores.' + c for c in SCORE_COLUMNS)}, scores.lifecycle_stage,
+                select scores.lead_id,
+                       {', '.join('scores.' + c for c in SCORE_COLUMNS)}, scores.lifecycle_stage,
+                       scores.purchase_probability, scores.propensity_method,
                        buyers.lead_id is not null as converted
                 from marts.lead_scores as scores
                 left join buyers on scores.lead_id = buyers.lead_id
                 """
             ).df()
+            known_orders = con.execute(
+                "select lead_id, ordered_at, amount_eur, counts_as_purchase "
+                "from intermediate.int_orders_as_of where lead_id is not null").df()
     result = evaluate(scored, as_of_ts, horizon_days, source)
     result.covered_days, result.warnings = covered_days, warnings
+    if step is not None:
+        scored["rfm_quintile_sum"] = rfm_quintile_sum(known_orders, scored["lead_id"], start)
+        result.propensity = {
+            "method": step.method,
+            "model_version": step.model_version,
+            "notes": step.notes,
+            "rankings": compare_rankings(scored),
+        }
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"backtest-{as_of_ts[:10]}.json").write_text(result.to_json())

@@ -98,6 +98,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         horizon_days=args.horizon_days,
         truth_dir=Path(args.truth_dir) if args.truth_dir else None,
         out_dir=Path(args.out) if args.out else settings.duckdb_path.parent / "backtest",
+        probability=not args.no_probability,
+        train=not args.no_train,
     )
     for warning in result.warnings:
         print(f"leadscore: warning: {warning}", file=sys.stderr)
@@ -220,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the scores at a past as_of against the orders that followed",
         description="Rebuild the scores at a past as_of on a copy of the warehouse and "
         "measure them against the orders of the following days (conversion per decile, "
-        "lift, AUC).")
+        "lift, AUC), with the purchase probability at the same as_of beside the rule score "
+        "and an RFM quintile sum (AUC, PR-AUC, lift, calibration).")
     back.add_argument("--as-of", type=as_of, required=True, metavar="DATE_OR_TIMESTAMP",
                       help="score as of this date or UTC timestamp (required)")
     back.add_argument("--horizon-days", type=whole_number(1, "a whole number of days"),
@@ -231,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "--truth-out (default: the orders in the warehouse)")
     back.add_argument("--out", metavar="DIR", help="folder for the JSON result "
                       "(default: backtest/ beside the warehouse, data/backtest)")
+    back.add_argument("--no-probability", action="store_true",
+                      help="measure the rule scores only (skip the predictive step)")
+    back.add_argument("--no-train", action="store_true",
+                      help="when no model trained at or before --as-of is registered, leave "
+                      "the probability unavailable instead of training one for this backtest "
+                      "(on the copy; the live registry is never changed)")
     back.set_defaults(func=cmd_backtest)
 
     tra = sub.add_parser(

@@ -11,6 +11,14 @@ EUR by ``currency_rates.csv``, the latest version of each order known before the
 History = purchases before ``as_of`` with their status as known then; actual = the
 purchases of the truth folder (the generator's ``--truth-out``) in
 [as_of, as_of + horizon), counted as the model counts them (purchase days per lead).
+
+Beside BG/NBD + Gamma-Gamma it measures the alternative the issue names, a regression
+learned from the shop's own past (:func:`regression_predictions`): LightGBM with a Poisson
+objective on each customer's purchase summary (purchase days, recency, tenure, mean order
+value) at ``as_of - horizon``, labelled with the purchase days of the following horizon,
+applied at ``as_of``; its expected value is expected purchases x the mean order value.
+Pass the landing folder itself as ``--truth`` with an earlier ``--as-of`` to measure on
+the shop's own later history instead of the generator's truth window.
 """
 
 from __future__ import annotations
@@ -65,6 +73,56 @@ def purchases_known_at(orders: pd.DataFrame, cut: pd.Timestamp | None) -> pd.Dat
     return latest.loc[latest["counts_as_purchase"], ["lead_id", "ordered_at", "amount_eur"]]
 
 
+def _purchase_days(purchases: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+                   ) -> pd.Series:
+    """Purchase days per lead in [start, end) (the unit BG/NBD counts)."""
+    window = purchases[(purchases["ordered_at"] >= start) & (purchases["ordered_at"] < end)]
+    return window.assign(day=window["ordered_at"].dt.floor("D")).groupby("lead_id")["day"].nunique()
+
+
+def _summary_features(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"purchase_days": summary["x"] + 1,
+                         "days_since_last": summary["T"] - summary["t_x"],
+                         "tenure_days": summary["T"],
+                         "mean_order_value": summary["mean_order_value"]})
+
+
+def regression_predictions(history: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int,
+                           seed: int = 42) -> pd.DataFrame:
+    """Expected purchase days and value per customer at ``as_of`` from a Poisson LightGBM
+    trained on the summaries at ``as_of - horizon`` and the purchase days that followed."""
+    import lightgbm as lgb
+
+    horizon = pd.Timedelta(days=horizon_days)
+    cut = as_of - horizon
+    before = clv.summarise_orders(history, cut)
+    label = _purchase_days(history, cut, as_of).reindex(before["lead_id"]).fillna(0)
+    params = {"objective": "poisson", "learning_rate": 0.05, "num_leaves": 15,
+              "min_data_in_leaf": 40, "verbosity": -1, "seed": seed, "deterministic": True,
+              "force_row_wise": True, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(_summary_features(before), label.to_numpy()),
+                        num_boost_round=200)
+    now = clv.summarise_orders(history, as_of)
+    expected = booster.predict(_summary_features(now), num_threads=1)
+    return pd.DataFrame({"lead_id": now["lead_id"], "expected_orders": expected,
+                         "expected_value_eur": expected * now["mean_order_value"]})
+
+
+def _figures(predicted: pd.Series, predicted_value: pd.Series, actual: pd.Series,
+             actual_value: pd.Series) -> dict[str, float]:
+    buyer = (actual > 0).astype(int)
+    return {
+        "sum_expected_orders": float(predicted.sum()), "sum_actual_orders": float(actual.sum()),
+        "pearson_orders": float(np.corrcoef(predicted, actual)[0, 1]),
+        "spearman_orders": float(predicted.rank().corr(actual.rank())),
+        "mae_orders": float((predicted - actual).abs().mean()),
+        "auc_buys_again": float(auc(predicted, buyer)),
+        "sum_expected_value_eur": float(predicted_value.sum()),
+        "sum_actual_value_eur": float(actual_value.sum()),
+        "pearson_value": float(np.corrcoef(predicted_value, actual_value)[0, 1]),
+    }
+
+
 def evaluate(landing: Path, truth: Path, as_of: pd.Timestamp, horizon_days: int,
              min_customers: int = clv.MIN_CUSTOMERS) -> dict[str, Any]:
     """Fit at ``as_of`` on the landing orders, compare with the truth folder's purchases."""
@@ -73,19 +131,22 @@ def evaluate(landing: Path, truth: Path, as_of: pd.Timestamp, horizon_days: int,
     end = as_of + pd.Timedelta(days=horizon_days)
     future = purchases_known_at(read_orders(truth), None)
     future = future[(future["ordered_at"] >= as_of) & (future["ordered_at"] < end)]
-    actual_days = (future.assign(day=future["ordered_at"].dt.floor("D"))
-                   .groupby("lead_id")["day"].nunique())
+    actual_days = _purchase_days(future, as_of, end)
     actual_value = future.groupby("lead_id")["amount_eur"].sum()
     frame = result.predictions.set_index("lead_id")
     frame["actual_orders"] = actual_days.reindex(frame.index).fillna(0)
     frame["actual_value_eur"] = actual_value.reindex(frame.index).fillna(0.0)
     predicted, actual = frame["expected_orders"], frame["actual_orders"]
     buyer = (actual > 0).astype(int)
+    regression = regression_predictions(history, as_of, horizon_days).set_index("lead_id")
+    regression = regression.reindex(frame.index)
 
     return {
         "as_of": as_of.isoformat(), "horizon_days": horizon_days,
         "method": result.report["method"], "report": result.report,
         "customers": int(len(frame)),
+        "regression": _figures(regression["expected_orders"], regression["expected_value_eur"],
+                               actual, frame["actual_value_eur"]),
         "sum_expected_orders": float(predicted.sum()), "sum_actual_orders": float(actual.sum()),
         "pearson_orders": float(np.corrcoef(predicted, actual)[0, 1]),
         "spearman_orders": float(predicted.rank().corr(actual.rank())),

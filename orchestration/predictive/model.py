@@ -242,6 +242,10 @@ def fit(frame: pd.DataFrame, config: TrainingConfig) -> PropensityModel:
             f"(training_min_positives) and {config.training_min_negatives} "
             "(training_min_negatives)", {})
     for name, fold in (("training", train), ("validation", validation)):
+        if fold.empty:
+            return fallback(f"the {name} fold is empty (its snapshots were left out: see "
+                            "training_min_history_days), so no model can be trained or "
+                            "judged", {})
         if fold["label"].nunique() < 2:
             return fallback(f"the {name} fold has only one outcome, so no model can be "
                             "trained or judged on it", {})

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SCHEMA = "predictive"
 TABLE = f"{SCHEMA}.lead_predictions"
 UNAVAILABLE = "unavailable"
+#: The dbt model that reads the table: it and everything downstream run after this step.
+PREDICTIONS_MODEL = "int_lead_predictions"
 
 #: predictive.lead_predictions: column -> DuckDB type.
 COLUMNS: dict[str, str] = {
@@ -121,12 +123,20 @@ def run(settings: Settings, as_of: str, train_if_missing: bool = True) -> StepRe
         else:
             from orchestration.predictive.registry import train
 
+            from orchestration.predictive.registry import NoHistory
+
             notes.append(f"{exc}: training one first (LEADSCORE_TRAIN_IF_MISSING)")
             log.warning(notes[-1])
-            report = train(settings, as_of, config)
-            notes.append(f"trained {report.version}: {report.model.method} "
-                         f"({report.model.reason})")
-            scored = scoring.score(settings, config, as_of=as_of, write=False)
+            try:
+                report = train(settings, as_of, config)
+            except NoHistory as no_history:
+                scored = None
+                notes.append(f"{no_history}; the purchase probability is unavailable")
+                log.warning(notes[-1])
+            else:
+                notes.append(f"trained {report.version}: {report.model.method} "
+                             f"({report.model.reason})")
+                scored = scoring.score(settings, config, as_of=as_of, write=False)
     with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
         leads = con.execute("select lead_id from intermediate.int_lead_features").df()
     if scored is not None:

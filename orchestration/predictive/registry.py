@@ -99,6 +99,12 @@ class TrainingReport:
         if ts.empty_snapshots:
             lines.append("  no lead known yet at " + ", ".join(
                 f"{d:%Y-%m-%d}" for d in ts.empty_snapshots) + " (left out)")
+        if ts.early_snapshots:
+            begins = (f"the shop's data begins {ts.data_starts_at:%Y-%m-%d}"
+                      if ts.data_starts_at else "the shop has no events or orders yet")
+            lines.append("  too early, " + begins + " (training_min_history_days): "
+                         + ", ".join(f"{d:%Y-%m-%d}" for d in ts.early_snapshots)
+                         + " (left out)")
         for scorer, m in self.model.evaluation.items():
             lines.append(
                 f"  {scorer:<10} AUC {m['auc']:.3f}  PR-AUC {m['pr_auc']:.3f}  log loss "
@@ -166,9 +172,11 @@ def _registry_row(version: str, report_set: TrainingSet, model: PropensityModel,
         "method": model.method,
         "method_reason": model.reason,
         "horizon_days": config.prediction_horizon_days,
-        "training_window_start": min(snapshots["train"]),
-        "training_window_end": max(snapshots["validation"])
-        + dt.timedelta(days=config.prediction_horizon_days),
+        # the used snapshots (None when every one was left out: the rules fallback)
+        "training_window_start": min(snapshots["train"] + snapshots["validation"], default=None),
+        "training_window_end": max((d + dt.timedelta(days=config.prediction_horizon_days)
+                                    for d in snapshots["train"] + snapshots["validation"]),
+                                   default=None),
         "train_snapshots": json.dumps([f"{d:%Y-%m-%d %H:%M:%S}" for d in snapshots["train"]]),
         "validation_snapshots": json.dumps(
             [f"{d:%Y-%m-%d %H:%M:%S}" for d in snapshots["validation"]]),
@@ -215,12 +223,32 @@ def register(settings: Settings, version: str, report_set: TrainingSet,
         con.execute("commit")
 
 
+class NoHistory(ValueError):
+    """No snapshot of the schedule has labelled history: nothing to train or calibrate on."""
+
+
 def train(settings: Settings, as_of: str | None = None,
           config: TrainingConfig | None = None) -> TrainingReport:
-    """Build the point-in-time training set, fit, write the artefacts and register them."""
+    """Build the point-in-time training set, fit, write the artefacts and register them.
+
+    Raises :class:`NoHistory` (nothing registered) when no snapshot has labelled rows: not
+    even the rule score's observed conversion can be measured then.
+    """
     config = config or TrainingConfig.from_project()
     as_of_ts = training_as_of(settings, as_of)
     training_set = build_training_set(settings, as_of_ts, config)
+    if training_set.frame.empty:
+        latest = max(training_set.snapshots_planned, default=None)
+        begins = training_set.data_starts_at
+        needed = (f"the shop's data begins {begins:%Y-%m-%d}, so the first as_of with one "
+                  "labelled snapshot is "
+                  f"{begins + dt.timedelta(days=config.training_min_history_days + config.prediction_horizon_days):%Y-%m-%d}"
+                  if begins else "the shop has no staged events or orders")
+        raise NoHistory(
+            f"cannot train at as_of {as_of_ts:%Y-%m-%d %H:%M:%S}: no snapshot has labelled "
+            f"history: {needed} (a snapshot must lie prediction_horizon_days before as_of "
+            "and training_min_history_days after the data begins; the latest would be "
+            f"{latest:%Y-%m-%d})")
     model = fit(training_set.frame, config)
     version, folder = write_artefacts(model, as_of_ts, models_dir(settings))
     register(settings, version, training_set, model, folder, config)

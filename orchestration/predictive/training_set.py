@@ -19,6 +19,11 @@ Why it cannot leak:
 The schedule, for horizon h and interval i, as_of A:
 validation snapshots ``A - h - k*i`` (k < training_validation_snapshots), training snapshots
 ``V - h - k*i`` (k < training_snapshots) where V is the earliest validation snapshot.
+A snapshot is left out (and said so) when the shop's data had not yet run for
+``training_min_history_days`` before it: before its data begins, a shop's leads (often
+imported with old sign-up dates) have no events and no orders, so every label would read
+"did not buy" and the features "never visited", which is missing history, not behaviour.
+The data begins when the last of the sources the shop sends (events, orders) begins.
 
 Cost: the warehouse is copied once to a temporary file (the live warehouse is never
 touched, as in the backtest) and each snapshot is one ``dbt run`` of the ~20 as_of models
@@ -66,6 +71,7 @@ class TrainingConfig:
     training_min_positives: int = 100
     training_min_negatives: int = 100
     training_min_auc_gain: float = 0.0
+    training_min_history_days: int = 7
     training_seed: int = 42
     training_num_threads: int = 1
     training_lightgbm_params: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +99,10 @@ class TrainingConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"var {name} must be a whole number, at least 1, got {value!r}")
+        value = self.training_min_history_days
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("var training_min_history_days must be a whole number of days, "
+                             f"0 or more, got {value!r}")
 
     def snapshot_dates(self, as_of: dt.datetime) -> dict[str, list[dt.datetime]]:
         """The snapshot dates of each fold, oldest first (see the module docstring)."""
@@ -113,6 +123,16 @@ class TrainingSet:
     seconds_per_snapshot: list[float]
     #: Snapshots at which the shop had no known lead yet (left out).
     empty_snapshots: list[dt.datetime] = field(default_factory=list)
+    #: Snapshots before the shop's data had run training_min_history_days (left out).
+    early_snapshots: list[dt.datetime] = field(default_factory=list)
+    #: The day the shop's data begins (see the module docstring); None: it has none.
+    data_starts_at: dt.datetime | None = None
+
+    @property
+    def snapshots_planned(self) -> list[dt.datetime]:
+        """Every snapshot of the schedule, used or left out."""
+        return sorted({*self.snapshots["train"], *self.snapshots["validation"],
+                       *self.empty_snapshots, *self.early_snapshots})
 
     @property
     def positives(self) -> int:
@@ -156,6 +176,20 @@ def _purchases_known_at(settings: Settings, as_of: dt.datetime) -> pd.DataFrame:
         ).df()
 
 
+def data_start(settings: Settings) -> dt.datetime | None:
+    """When the shop's data begins: the latest of the first staged event and the first
+    staged order (of the sources that have rows); None when it has neither."""
+    firsts = []
+    with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
+        for table, column in (("stg_landing__events", "occurred_at"),
+                              ("stg_landing__orders", "ordered_at")):
+            if pipeline._table_exists(con, "staging", table):
+                first = con.execute(f"select min({column}) from staging.{table}").fetchone()[0]
+                if first is not None:
+                    firsts.append(pd.Timestamp(first).to_pydatetime())
+    return max(firsts) if firsts else None
+
+
 def label(features: pd.DataFrame, purchases: pd.DataFrame, start: dt.datetime,
           horizon_days: int) -> pd.Series:
     """1 where the lead has a purchase in [start, start + horizon), else 0."""
@@ -187,11 +221,19 @@ def build_training_set(
     frames: list[pd.DataFrame] = []
     seconds: list[float] = []
     empty: list[dt.datetime] = []
+    early: list[dt.datetime] = []
+    used: dict[str, list[dt.datetime]] = {fold: [] for fold in schedule}
     settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
     with warehouse_copy(settings) as copy:
+        starts = data_start(copy)
+        earliest = (None if starts is None
+                    else starts + dt.timedelta(days=config.training_min_history_days))
         purchases = _purchases_known_at(copy, as_of)
         for fold in ("train", "validation"):
             for snapshot in schedule[fold]:
+                if earliest is None or snapshot < earliest:
+                    early.append(snapshot)
+                    continue
                 started = time.monotonic()
                 features = _features_at(copy, snapshot, config.training_max_leads_per_snapshot,
                                         config.training_seed)
@@ -200,11 +242,16 @@ def build_training_set(
                 if features.empty:
                     empty.append(snapshot)
                     continue
+                used[fold].append(snapshot)
                 features.insert(0, "snapshot_at", snapshot)
                 features["label"] = label(features, purchases, snapshot,
                                           config.prediction_horizon_days)
                 features["fold"] = fold
                 frames.append(features)
+    if early:
+        log.info("left out %d snapshot(s) before %s (the shop's data begins %s, "
+                 "training_min_history_days %d)", len(early), earliest, starts,
+                 config.training_min_history_days)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=META_COLUMNS)
     frame = frame.sort_values(["snapshot_at", "lead_id"], kind="stable").reset_index(drop=True)
-    return TrainingSet(as_of, frame, schedule, seconds, empty)
+    return TrainingSet(as_of, frame, used, seconds, empty, early, starts)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.backtest import CannotMeasure, evaluate, run_backtest
+from orchestration.backtest import (CannotMeasure, compare_rankings, evaluate,
+                                   format_propensity, rfm_quintile_sum, run_backtest)
 from warehouse_helpers import GENERATED_AS_OF
 
 
@@ -73,7 +74,7 @@ def test_a_window_past_the_data_is_refused(generated_warehouse, tmp_path: Path) 
 
 def test_a_truncated_window_is_measured_with_a_warning(generated_warehouse, tmp_path: Path) -> None:
     result = run_backtest(generated_warehouse, as_of="2026-10-25", horizon_days=30,
-                          out_dir=tmp_path / "out")
+                          out_dir=tmp_path / "out", probability=False)
     assert result.covered_days == 7  # 2026-10-25 .. 2026-10-31
     (warning,) = result.warnings
     assert "covers only 7 of 30 days" in warning and "2026-10-31" in warning
@@ -81,7 +82,9 @@ def test_a_truncated_window_is_measured_with_a_warning(generated_warehouse, tmp_
     assert f"WARNING: {warning}" in result.format()
     assert '"covered_days": 7' in (tmp_path / "out" / "backtest-2026-10-25.json").read_text()
     # a window the data covers is measured without a word
-    covered = run_backtest(generated_warehouse, as_of="2026-10-25", horizon_days=7)
+    covered = run_backtest(generated_warehouse, as_of="2026-10-25", horizon_days=7,
+                           probability=False)
+    assert result.propensity is None and "Purchase probability" not in result.format()
     assert covered.warnings == [] and covered.covered_days == 7
     assert covered.converters == result.converters
 
@@ -102,3 +105,50 @@ def frame(converted: list[int]) -> pd.DataFrame:
 def test_undefined_metrics_are_refused(converted: list[int], expected: str) -> None:
     with pytest.raises(CannotMeasure, match=expected):
         evaluate(frame(converted), "2026-10-01 00:00:00", 30, "orders in the warehouse")
+
+
+def test_the_rfm_baseline_sums_quintiles_of_purchases_before_as_of() -> None:
+    as_of = pd.Timestamp("2026-10-01")
+    orders = pd.DataFrame({
+        "lead_id": ["a", "a", "a", "b", "c", "c", "d", "e", "e"],
+        "ordered_at": pd.to_datetime([
+            "2026-09-28", "2026-09-20", "2026-09-10", "2026-08-01", "2026-09-25",
+            "2026-09-01", "2026-07-01", "2026-09-30", "2026-10-05"]),
+        "amount_eur": [50.0, 50.0, 50.0, 900.0, 10.0, 10.0, 5.0, 100.0, 9999.0],
+        "counts_as_purchase": [True, True, True, True, True, True, True, False, True],
+    })
+    leads = pd.Series(["a", "b", "c", "d", "e", "f"])
+    total = rfm_quintile_sum(orders, leads, as_of.to_pydatetime()).tolist()
+    # ntile(5) over the four customers a-d (1 lowest); tied values share their average rank
+    # a: most recent (4), most orders (4), 150 EUR (3): 11
+    # b: 2nd oldest (2), one order (tied with d: 1), 900 EUR (4): 7
+    # c: 2nd most recent (3), two orders (3), 20 EUR (2): 8
+    # d: oldest (1), one order (1), 5 EUR (1): 3
+    # e: its purchase is at or after as_of, the earlier order does not count: none; f: none
+    assert total == [11, 7, 8, 3, 0, 0]
+
+
+def test_the_probability_is_compared_with_the_rule_score_on_the_same_leads() -> None:
+    converted = [1, 1, 0, 1, 0, 0, 0, 0, 0, 0] * 10
+    frame = pd.DataFrame({
+        "lead_id": [str(i) for i in range(100)],
+        "converted": converted,
+        # the probability ranks perfectly, the rule score the other way round
+        "purchase_probability": [0.9 if c else 0.05 for c in converted],
+        "lead_score": [10 if c else 90 for c in converted],
+        "rfm_quintile_sum": [0] * 100,
+    })
+    frame.loc[0, "purchase_probability"] = None  # leads without a probability are left out
+    rankings = compare_rankings(frame)
+    assert rankings["purchase_probability"]["rows"] == 99
+    assert rankings["purchase_probability"]["auc"] == 1.0
+    assert rankings["lead_score"]["auc"] == 0.0 and rankings["rfm_quintile_sum"]["auc"] == 0.5
+    assert "calibration_error" not in rankings["lead_score"]
+    text = "\n".join(format_propensity({"method": "model", "model_version": "v1",
+                                        "notes": [], "rankings": rankings}))
+    assert "probability" in text and "rule score" in text and "RFM sum" in text
+    auc_line = next(line for line in text.splitlines() if line.strip().startswith("AUC"))
+    assert auc_line.split()[1:] == ["1.000", "0.000", "0.500"]
+    missing = "\n".join(format_propensity({"method": "unavailable", "model_version": None,
+                                           "notes": ["no model"], "rankings": {}}))
+    assert "unavailable" in missing and "note: no model" in missing

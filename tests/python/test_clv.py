@@ -377,3 +377,29 @@ def test_evaluation_runs_on_a_generated_shop(tmp_path):
     assert result["method"] in {clv.BGNBD, clv.AVERAGE_RATE}
     assert result["sum_expected_orders"] > 0 and result["sum_actual_orders"] > 0
     assert -1 <= result["pearson_orders"] <= 1
+    # the regression it is compared with: the same customers, figures of the same kind
+    regression = result["regression"]
+    assert regression["sum_actual_orders"] == result["sum_actual_orders"]
+    assert regression["sum_expected_orders"] > 0 and -1 <= regression["pearson_orders"] <= 1
+
+
+def test_the_compared_regression_learns_from_the_past_only():
+    from orchestration.predictive import clv_evaluation
+
+    # 300 customers: half buy every 5 days, half once; a later burst must change nothing
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="5D")
+    rows = [(f"r{i}", day) for i in range(150) for day in days]
+    rows += [(f"o{i}", pd.Timestamp("2026-07-01") + pd.Timedelta(days=i % 80))
+             for i in range(150)]
+    history = pd.DataFrame(rows, columns=["lead_id", "ordered_at"]).assign(amount_eur=20.0)
+    as_of = pd.Timestamp("2026-10-01")
+    expected = clv_evaluation.regression_predictions(history, as_of, 30).set_index("lead_id")
+    later = pd.concat([history, pd.DataFrame({"lead_id": ["o1"] * 20, "amount_eur": 500.0,
+                                              "ordered_at": pd.Timestamp("2026-10-05")})])
+    again = clv_evaluation.regression_predictions(later, as_of, 30).set_index("lead_id")
+    pd.testing.assert_frame_equal(expected, again)
+    # regular buyers are expected to buy about 6 days in 30, one-off buyers far less
+    regular = expected.loc[expected.index.str.startswith("r"), "expected_orders"].mean()
+    one_off = expected.loc[expected.index.str.startswith("o"), "expected_orders"].mean()
+    assert regular > 4 and one_off < regular / 4
+    assert (expected["expected_value_eur"] == expected["expected_orders"] * 20.0).all()

@@ -26,7 +26,7 @@ import pytest
 
 from orchestration.generator import generate
 from orchestration.predictive.model import MODEL, RULES, fit
-from orchestration.predictive.registry import load_model, train
+from orchestration.predictive.registry import NoHistory, load_model, train
 from orchestration.predictive.scoring import score
 from orchestration.predictive.training_set import TrainingConfig, build_training_set
 from warehouse_helpers import GENERATED_AS_OF, GENERATED_END, build_warehouse, make_settings, query
@@ -129,6 +129,31 @@ def test_a_model_that_does_not_beat_the_rule_score_is_not_used(full_and_cut) -> 
     assert "does not beat the rule score" in model.reason
     assert "training_min_auc_gain" in model.reason
     assert set(model.evaluation) == {"model", "rule_score"}
+
+
+def test_snapshots_before_the_shops_data_has_run_are_left_out(full_and_cut) -> None:
+    # The generated leads signed up long before the shop's 60 days of data (from
+    # 2026-09-02): at a snapshot before it they would read "never visited, did not buy".
+    full, _, _ = full_and_cut
+    begins = dt.datetime.combine(GENERATED_END - dt.timedelta(days=DAYS - 1), dt.time())
+    config = TrainingConfig.from_project(**{**CONFIG.__dict__, "training_min_history_days": 12})
+    training_set = build_training_set(full, X, config)
+    assert begins <= training_set.data_starts_at < begins + dt.timedelta(days=2)
+    # schedule: validation 10-02, training 09-11 and 09-18; 09-11 is before 09-02 + 12 days
+    assert training_set.early_snapshots == [dt.datetime(2026, 9, 11)]
+    assert training_set.snapshots == {"train": [dt.datetime(2026, 9, 18)],
+                                      "validation": [dt.datetime(2026, 10, 2)]}
+    frame = training_set.frame
+    assert set(frame["snapshot_at"]) == {dt.datetime(2026, 9, 18), dt.datetime(2026, 10, 2)}
+    # with no usable snapshot nothing is trained or registered, and the error says when
+    # training can start
+    versions = query(full, "select count(*) as n from predictive.model_registry")["n"].iloc[0]
+    late = TrainingConfig.from_project(**{**CONFIG.__dict__, "training_min_history_days": 45})
+    with pytest.raises(NoHistory, match="first as_of with one labelled snapshot is 2026-10-31 "):
+        train(full, X.isoformat(sep=" "), late)
+    assert query(full, "select count(*) as n from predictive.model_registry")["n"].iloc[0] == versions
+    with pytest.raises(ValueError, match="training_min_history_days"):
+        TrainingConfig.from_project(training_min_history_days=-1)
 
 
 def test_a_tiny_shop_falls_back_to_the_calibrated_rule_score(tmp_path: Path) -> None:

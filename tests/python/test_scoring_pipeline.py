@@ -187,3 +187,23 @@ def test_backtest_ranks_future_buyers_higher(tmp_path):
     assert result.top_decile_lift > 2
     assert (tmp_path / "out" / "backtest-2026-11-01.json").exists()
     assert "decile" in result.format()
+    # the purchase probability at the same as_of, beside the rule score and the RFM sum: no
+    # model was registered, so one was trained on the backtest's copy, and thrown away
+    propensity = result.propensity
+    assert propensity["method"] in {"model", "rules_calibrated"}
+    assert any(note.startswith("trained ") for note in propensity["notes"])
+    rankings = propensity["rankings"]
+    assert set(rankings) == {"purchase_probability", "lead_score", "rfm_quintile_sum"}
+    probability = rankings["purchase_probability"]
+    assert probability["rows"] == result.leads and probability["positives"] == result.converters
+    assert probability["auc"] > 0.6 and probability["top_decile_lift"] > 2
+    assert 0 <= probability["calibration_error"] < 0.1
+    assert len(probability["calibration_deciles"]) == 10
+    assert rankings["lead_score"]["auc"] == pytest.approx(result.auc["lead_score"], abs=1e-3)
+    text = result.format()
+    assert "beside the rule score and an RFM quintile sum" in text
+    assert "calibration error" in text and "probability decile" in text
+    assert not settings.duckdb_path.with_name("models").exists()
+    registry = query(settings, "select count(*) as n from information_schema.tables "
+                               "where table_name = 'model_registry'")
+    assert registry["n"].iloc[0] == 0  # the live warehouse never saw the backtest's model
