@@ -96,6 +96,9 @@ class TrainingReport:
             f"{sum(seconds) / max(len(seconds), 1):.1f} s per snapshot",
             f"  artefacts: {self.model_dir}",
         ]
+        if ts.sampled_leads:
+            lines.append(f"  a sample of {ts.sampled_leads:,} leads in every snapshot "
+                         "(training_max_leads_per_snapshot)")
         if ts.empty_snapshots:
             lines.append("  no lead known yet at " + ", ".join(
                 f"{d:%Y-%m-%d}" for d in ts.empty_snapshots) + " (left out)")

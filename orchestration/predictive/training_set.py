@@ -28,6 +28,13 @@ The data begins when the last of the sources the shop sends (events, orders) beg
 Cost: the warehouse is copied once to a temporary file (the live warehouse is never
 touched, as in the backtest) and each snapshot is one ``dbt run`` of the ~20 as_of models
 that ``int_lead_features`` needs, not the whole as_of layer with the marts and history.
+When the shop has more leads than ``training_max_leads_per_snapshot``, the copy is cut
+down to a sample of them before the first snapshot (a stable hash of lead id and seed; the
+same leads in every snapshot): every row of another lead is deleted from the staging and
+intermediate tables that have a ``lead_id``, so each snapshot's SQL reads the sample only.
+A lead's features depend on its own rows and the seeds alone (no rank or share across
+leads in the as_of layer), so a sampled lead's features equal those of the whole
+warehouse; a test holds that.
 """
 
 from __future__ import annotations
@@ -127,6 +134,8 @@ class TrainingSet:
     early_snapshots: list[dt.datetime] = field(default_factory=list)
     #: The day the shop's data begins (see the module docstring); None: it has none.
     data_starts_at: dt.datetime | None = None
+    #: Leads the copy was cut down to (None: every lead, the shop was small enough).
+    sampled_leads: int | None = None
 
     @property
     def snapshots_planned(self) -> list[dt.datetime]:
@@ -147,20 +156,55 @@ def _stamp(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+#: The sample's order: a stable hash of lead id and seed (then the id, for ties).
+_SAMPLE_ORDER = "md5(lead_id || '/' || ?), lead_id"
+
+
+def keep_sample(settings: Settings, max_leads: int, seed: int) -> int | None:
+    """Cut the warehouse of ``settings`` (a private copy) down to ``max_leads`` leads of
+    ``intermediate.int_lead_spine`` (every lead known at its latest refresh), chosen by a
+    stable hash of lead and seed: delete every row of another lead from the staging and
+    intermediate tables with a ``lead_id`` column (rows without a lead stay). Returns the
+    leads kept, or None when the shop has no more leads than that (nothing is deleted)."""
+    with contextlib.closing(pipeline.connect(settings)) as con:
+        if not pipeline._table_exists(con, "intermediate", "int_lead_spine"):
+            return None
+        total = con.execute("select count(*) from intermediate.int_lead_spine").fetchone()[0]
+        if total <= max_leads:
+            return None
+        con.execute(
+            "create or replace table main.training_sample as "
+            f"select lead_id from intermediate.int_lead_spine order by {_SAMPLE_ORDER} limit ?",
+            [str(seed), max_leads])
+        tables = con.execute(
+            """
+            select t.table_schema, t.table_name
+            from information_schema.tables as t
+            join information_schema.columns as c
+                on c.table_schema = t.table_schema and c.table_name = t.table_name
+            where t.table_schema in ('staging', 'intermediate')
+                and t.table_type = 'BASE TABLE' and c.column_name = 'lead_id'
+            order by 1, 2
+            """).fetchall()
+        for schema, table in tables:
+            con.execute(f'delete from "{schema}"."{table}" where lead_id not in '
+                        "(select lead_id from main.training_sample)")
+        con.execute("checkpoint")
+    log.info("training on a sample of %d of %d leads (training_max_leads_per_snapshot)",
+             max_leads, total)
+    return max_leads
+
+
 def _features_at(
     settings: Settings, snapshot: dt.datetime, max_leads: int, seed: int
 ) -> pd.DataFrame:
     """int_lead_features rebuilt at ``snapshot`` in the warehouse of ``settings`` (a copy),
-    sampled to ``max_leads`` by a stable hash of lead and seed."""
+    at most ``max_leads`` leads by the sample's order (see :func:`keep_sample`)."""
     pipeline.run_dbt(settings, ["run", "--quiet", "--select", FEATURE_SELECTION],
                      as_of=_stamp(snapshot), quiet=True)
     with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
         return con.execute(
-            """
-            select * from intermediate.int_lead_features
-            order by md5(lead_id || '/' || ?), lead_id
-            limit ?
-            """,
+            f"select * from intermediate.int_lead_features order by {_SAMPLE_ORDER} limit ?",
             [str(seed), max_leads],
         ).df()
 
@@ -223,12 +267,17 @@ def build_training_set(
     empty: list[dt.datetime] = []
     early: list[dt.datetime] = []
     used: dict[str, list[dt.datetime]] = {fold: [] for fold in schedule}
+    sampled = None
     settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
     with warehouse_copy(settings) as copy:
         starts = data_start(copy)
         earliest = (None if starts is None
                     else starts + dt.timedelta(days=config.training_min_history_days))
         purchases = _purchases_known_at(copy, as_of)
+        if any(earliest is not None and snapshot >= earliest
+               for fold in schedule.values() for snapshot in fold):
+            sampled = keep_sample(copy, config.training_max_leads_per_snapshot,
+                                  config.training_seed)
         for fold in ("train", "validation"):
             for snapshot in schedule[fold]:
                 if earliest is None or snapshot < earliest:
@@ -254,4 +303,4 @@ def build_training_set(
                  config.training_min_history_days)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=META_COLUMNS)
     frame = frame.sort_values(["snapshot_at", "lead_id"], kind="stable").reset_index(drop=True)
-    return TrainingSet(as_of, frame, used, seconds, empty, early, starts)
+    return TrainingSet(as_of, frame, used, seconds, empty, early, starts, sampled)

@@ -29,6 +29,7 @@
     ('training_max_leads_per_snapshot', var('training_max_leads_per_snapshot') | int >= 1),
     ('training_min_positives', var('training_min_positives') | int >= 0),
     ('training_min_negatives', var('training_min_negatives') | int >= 0),
+    ('training_min_history_days', var('training_min_history_days') | int >= 0),
     ('training_num_threads', var('training_num_threads') | int >= 1),
     ('rules_calibration_band_points', 1 <= var('rules_calibration_band_points') | int <= 100),
     ('rules_calibration_prior_leads', var('rules_calibration_prior_leads') | float >= 0),

@@ -156,6 +156,30 @@ def test_snapshots_before_the_shops_data_has_run_are_left_out(full_and_cut) -> N
         TrainingConfig.from_project(training_min_history_days=-1)
 
 
+def test_a_sampled_training_set_has_the_features_of_the_whole_warehouse(full_and_cut) -> None:
+    # Above training_max_leads_per_snapshot the copy is cut down to a sample of leads
+    # before the snapshots; a sampled lead's rows must equal the whole warehouse's.
+    full, _, report = full_and_cut
+    spine = query(full, "select count(*) as n from intermediate.int_lead_spine")["n"].iloc[0]
+    assert spine > 250
+    config = TrainingConfig.from_project(**{**CONFIG.__dict__,
+                                            "training_max_leads_per_snapshot": 250})
+    sampled = build_training_set(full, X, config)
+    assert sampled.sampled_leads == 250
+    frame = sampled.frame
+    assert frame.groupby("snapshot_at")["lead_id"].nunique().max() <= 250
+    assert frame["lead_id"].nunique() <= 250
+    whole = report.training_set.frame
+    assert whole["lead_id"].nunique() > 250  # the fixture's model trained on every lead
+    keys = ["snapshot_at", "lead_id"]
+    expected = whole.merge(frame[keys], on=keys).sort_values(keys).reset_index(drop=True)
+    assert len(expected) == len(frame)
+    pd.testing.assert_frame_equal(frame.sort_values(keys).reset_index(drop=True),
+                                  expected[frame.columns], check_dtype=False)
+    # the live warehouse still has every lead
+    assert query(full, "select count(*) as n from intermediate.int_lead_spine")["n"].iloc[0] == spine
+
+
 def test_a_tiny_shop_falls_back_to_the_calibrated_rule_score(tmp_path: Path) -> None:
     tiny = make_settings(tmp_path / "tiny")
     generate(tiny.landing_dir, leads=40, days=20, seed=3, end_date=GENERATED_END)
