@@ -148,6 +148,22 @@ def _dbt_timings(phase: Phase, target_dirs: list[Path], since: float, top: int =
     phase.dbt_seconds = round(float(run_results.get("elapsed_time", 0.0)), 1)
 
 
+def _training_figures(log: Path) -> dict[str, float]:
+    """Rows, snapshots and seconds per snapshot from `leadscore train`'s report."""
+    text = log.read_text() if log.exists() else ""
+    figures: dict[str, float] = {}
+    rows = re.search(r"rows ([\d,]+), positives ([\d,]+).*?; ([\d.]+) s per snapshot", text)
+    if rows:
+        figures["training rows"] = float(rows.group(1).replace(",", ""))
+        figures["positives"] = float(rows.group(2).replace(",", ""))
+        figures["seconds per snapshot"] = float(rows.group(3))
+    snapshots = re.search(r"snapshots: train ([^;]*); validation (.*)", text)
+    if snapshots:
+        figures["snapshots"] = float(sum(len([d for d in part.split(",") if d.strip()])
+                                         for part in snapshots.groups()))
+    return figures
+
+
 def machine() -> dict[str, object]:
     return {
         "cpus": os.cpu_count(),
@@ -158,10 +174,18 @@ def machine() -> dict[str, object]:
 
 
 def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = None,
-          keep: bool = False) -> dict[str, object]:
+          keep: bool = False, days: int | None = None, predictive: bool = False
+          ) -> dict[str, object]:
+    """Measure the scale's phases; ``days`` overrides its days of history, ``predictive``
+    adds training (`leadscore train` at the refreshed as_of) and scoring (`leadscore
+    predict`) after the refresh."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    size = SCALES[scale]
+    size = dict(SCALES[scale])
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int) or days < 2:
+            raise ValueError(f"--days must be a whole number, at least 2, got {days!r}")
+        size["days"] = days
     work = (work_root or PROJECT_ROOT / "bench" / "work") / scale
     results_dir = results_dir or PROJECT_ROOT / "bench" / "results"
     if work.exists():
@@ -220,6 +244,16 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
     incremental.steps = _step_seconds(work / "incremental.log")
     phases.append(incremental)
 
+    if predictive:
+        # training takes the warehouse's latest as_of; its snapshots are one dbt run each
+        training = run_measured(Phase("train (leadscore train)", [leadscore, "train"]),
+                                env, work / "train.log")
+        training.steps = _training_figures(work / "train.log")
+        phases.append(training)
+        scoring = run_measured(Phase("score (leadscore predict)", [leadscore, "predict"]),
+                               env, work / "predict.log")
+        phases.append(scoring)
+
     for phase in phases:
         phase.rows_per_second = round(phase.rows / phase.wall_seconds, 1) if phase.wall_seconds else 0.0
 
@@ -264,7 +298,11 @@ def markdown(result: dict) -> str:
             slow = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in p["slowest_models"][:5])
             lines.append(f"Slowest dbt models, {p['name']}: {slow}.")
     for p in result["phases"]:
-        if p.get("steps"):
+        if p.get("steps") and p["name"].startswith("train"):
+            figures = p["steps"]
+            lines.append("Training: " + ", ".join(f"{name} {value:,g}"
+                                                  for name, value in figures.items()) + ".")
+        elif p.get("steps"):
             steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in p["steps"].items())
             lines.append(f"Dagster steps, {p['name']}: {steps}.")
     return "\n".join(lines) + "\n"

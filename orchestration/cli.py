@@ -129,7 +129,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration.bench import bench
 
-    result = bench(args.scale, keep=args.keep)
+    result = bench(args.scale, keep=args.keep, days=args.days, predictive=args.predictive)
     from orchestration.bench import markdown
 
     print(markdown(result))
@@ -276,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="small: 20k leads, medium: 200k, large: 2M (default small)")
     ben.add_argument("--keep", action="store_true",
                      help="keep bench/work/SCALE afterwards (default: removed)")
+    ben.add_argument("--days", type=whole_number(2, "a whole number of days"), metavar="DAYS",
+                     help="days of history instead of the scale's (small 90, medium and "
+                     "large 80); training uses every snapshot from 102 days on")
+    ben.add_argument("--predictive", action="store_true",
+                     help="also time `leadscore train` and `leadscore predict` after the "
+                     "refresh (peak memory included)")
     ben.set_defaults(func=cmd_bench)
 
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files "

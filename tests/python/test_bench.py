@@ -53,3 +53,16 @@ def test_step_times_are_read_from_the_refresh_report(tmp_path) -> None:
     assert _step_seconds(log) == {"landing": 11.3, "dbt_models": 32.9,
                                   "marts__lead_scores_gx_lead_scores": 1.2, "serving_export": 0.3}
     assert _step_seconds(tmp_path / "missing.log") == {}
+
+
+def test_training_figures_are_read_from_the_train_report(tmp_path) -> None:
+    from orchestration.bench import _training_figures
+
+    log = tmp_path / "train.log"
+    log.write_text(
+        "Trained 20261101T000000-abc at as_of 2026-11-01 00:00:00: method model (...)\n"
+        "  snapshots: train 2026-08-26, 2026-09-02; validation 2026-10-02\n"
+        "  rows 91,317, positives 8,120, negatives 83,197; 19.8 s per snapshot\n")
+    assert _training_figures(log) == {"training rows": 91317, "positives": 8120,
+                                      "seconds per snapshot": 19.8, "snapshots": 3}
+    assert _training_figures(tmp_path / "missing.log") == {}
