@@ -228,9 +228,13 @@ def fit(frame: pd.DataFrame, config: TrainingConfig) -> PropensityModel:
     categories = {c: sorted(str(v) for v in frame[c].dropna().unique()) for c in categorical}
 
     def fallback(reason: str, evaluation: dict[str, Any]) -> PropensityModel:
+        # Calibrated on the latest behaviour, as the model is: the validation fold when it
+        # has both outcomes (a shop's conversion drifts: measured on an orders-only shop,
+        # bands over every snapshot predicted 34% against an observed 25%), else every row.
+        latest = validation if validation["label"].nunique() == 2 else frame
         return PropensityModel(RULES, reason, features, categories, params_record,
-                               fit_bands(frame.get("lead_score", pd.Series(dtype=float)),
-                                         frame["label"], config),
+                               fit_bands(latest.get("lead_score", pd.Series(dtype=float)),
+                                         latest["label"], config),
                                config.rules_calibration_band_points, evaluation=evaluation)
 
     positives = int(frame["label"].sum())

@@ -180,6 +180,31 @@ def test_a_sampled_training_set_has_the_features_of_the_whole_warehouse(full_and
     assert query(full, "select count(*) as n from intermediate.int_lead_spine")["n"].iloc[0] == spine
 
 
+def test_the_fallback_is_calibrated_on_the_latest_fold() -> None:
+    # conversion drifts from 50% in the training snapshots to 10% in the validation one:
+    # the rule-score bands must predict today's rate, not the history's average
+    rng = np.random.default_rng(7)
+    rows = 600
+    frame = pd.DataFrame({
+        "snapshot_at": [dt.datetime(2026, 9, 1)] * rows + [dt.datetime(2026, 10, 1)] * rows,
+        "lead_id": [f"l{i}" for i in range(rows)] * 2,
+        "fold": ["train"] * rows + ["validation"] * rows,
+        "lead_score": rng.integers(0, 101, 2 * rows),
+        "sessions_short": rng.integers(0, 5, 2 * rows),
+        "label": np.r_[rng.random(rows) < 0.5, rng.random(rows) < 0.1].astype(int),
+    })
+    frame["as_of"] = frame["snapshot_at"]
+    config = TrainingConfig.from_project(training_min_positives=10**6)
+    model = fit(frame, config)
+    assert model.method == RULES and "too little history" in model.reason
+    validation = frame[frame["fold"] == "validation"]
+    predicted = model.predict(validation).mean()
+    assert abs(predicted - validation["label"].mean()) < 0.01
+    # with one outcome only in the validation fold, every row calibrates
+    frame.loc[frame["fold"] == "validation", "label"] = 0
+    assert abs(fit(frame, config).predict(frame).mean() - frame["label"].mean()) < 0.01
+
+
 def test_a_tiny_shop_falls_back_to_the_calibrated_rule_score(tmp_path: Path) -> None:
     tiny = make_settings(tmp_path / "tiny")
     generate(tiny.landing_dir, leads=40, days=20, seed=3, end_date=GENERATED_END)
