@@ -235,11 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--out", metavar="DIR", help="folder for the JSON result "
                       "(default: backtest/ beside the warehouse, data/backtest)")
     back.add_argument("--no-probability", action="store_true",
-                      help="measure the rule scores only (skip the predictive step)")
+                      help="measure the rule scores only (skip the predictive step; default: the "
+                      "probability is measured beside them)")
     back.add_argument("--no-train", action="store_true",
                       help="when no model trained at or before --as-of is registered, leave "
                       "the probability unavailable instead of training one for this backtest "
-                      "(on the copy; the live registry is never changed)")
+                      "(on the copy; the live registry is never changed; default: train one)")
     back.set_defaults(func=cmd_backtest)
 
     tra = sub.add_parser(
@@ -278,10 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep bench/work/SCALE afterwards (default: removed)")
     ben.add_argument("--days", type=whole_number(2, "a whole number of days"), metavar="DAYS",
                      help="days of history instead of the scale's (small 90, medium and "
-                     "large 80); training uses every snapshot from 102 days on")
+                     "large 80); training uses every snapshot from 102 days on (default: the scale's)")
     ben.add_argument("--predictive", action="store_true",
                      help="also time `leadscore train` and `leadscore predict` after the "
-                     "refresh (peak memory included)")
+                     "refresh (peak memory included; default: off)")
     ben.set_defaults(func=cmd_bench)
 
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files "
