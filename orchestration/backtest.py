@@ -410,7 +410,7 @@ def run_backtest(
                 f"""
                 select scores.lead_id,
                        {', '.join('scores.' + c for c in SCORE_COLUMNS)}, scores.lifecycle_stage,
-                       scores.purchase_probability, scores.propensity_method,
+                       scores.purchase_probability,
                        buyers.lead_id is not null as converted
                 from marts.lead_scores as scores
                 left join buyers on scores.lead_id = buyers.lead_id

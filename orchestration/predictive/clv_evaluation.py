@@ -136,8 +136,7 @@ def evaluate(landing: Path, truth: Path, as_of: pd.Timestamp, horizon_days: int,
     frame = result.predictions.set_index("lead_id")
     frame["actual_orders"] = actual_days.reindex(frame.index).fillna(0)
     frame["actual_value_eur"] = actual_value.reindex(frame.index).fillna(0.0)
-    predicted, actual = frame["expected_orders"], frame["actual_orders"]
-    buyer = (actual > 0).astype(int)
+    actual = frame["actual_orders"]
     regression = regression_predictions(history, as_of, horizon_days).set_index("lead_id")
     regression = regression.reindex(frame.index)
 
@@ -145,17 +144,10 @@ def evaluate(landing: Path, truth: Path, as_of: pd.Timestamp, horizon_days: int,
         "as_of": as_of.isoformat(), "horizon_days": horizon_days,
         "method": result.report["method"], "report": result.report,
         "customers": int(len(frame)),
+        **_figures(frame["expected_orders"], frame["expected_value_eur"], actual,
+                   frame["actual_value_eur"]),
         "regression": _figures(regression["expected_orders"], regression["expected_value_eur"],
                                actual, frame["actual_value_eur"]),
-        "sum_expected_orders": float(predicted.sum()), "sum_actual_orders": float(actual.sum()),
-        "pearson_orders": float(np.corrcoef(predicted, actual)[0, 1]),
-        "spearman_orders": float(predicted.rank().corr(actual.rank())),
-        "mae_orders": float((predicted - actual).abs().mean()),
-        "auc_buys_again": float(auc(predicted, buyer)),
-        "sum_expected_value_eur": float(frame["expected_value_eur"].sum()),
-        "sum_actual_value_eur": float(frame["actual_value_eur"].sum()),
-        "pearson_value": float(np.corrcoef(frame["expected_value_eur"],
-                                           frame["actual_value_eur"])[0, 1]),
         "purchases_of_non_customers": int((~future["lead_id"].isin(frame.index)).sum()),
     }
 

@@ -175,7 +175,7 @@ def _registry_row(version: str, report_set: TrainingSet, model: PropensityModel,
         "method": model.method,
         "method_reason": model.reason,
         "horizon_days": config.prediction_horizon_days,
-        # the used snapshots (None when every one was left out: the rules fallback)
+        # the snapshots used (the training fold may be empty: the rules fallback)
         "training_window_start": min(snapshots["train"] + snapshots["validation"], default=None),
         "training_window_end": max((d + dt.timedelta(days=config.prediction_horizon_days)
                                     for d in snapshots["train"] + snapshots["validation"]),
