@@ -212,3 +212,16 @@
         end
     )
 {%- endmacro %}
+
+{#- A stable pseudo-random number in [0, 1) from a text: the first 8 hex digits of its
+    md5 (dbt.hash) read as a 32-bit number, divided by 2^32. Built from substr and
+    position only, so it is the same on every engine and in Python:
+    int(hashlib.md5(text.encode()).hexdigest()[:8], 16) / 2**32 (campaign control groups). -#}
+{% macro stable_unit_interval(expr) -%}
+    {%- set digest = dbt.hash(expr) -%}
+    (
+        {%- for i in range(8) %}
+        ({{ dbt.position("substr(" ~ digest ~ ", " ~ (i + 1) ~ ", 1)", "'0123456789abcdef'") }} - 1) * {{ 16 ** (7 - i) }}{{ ' +' if not loop.last }}
+        {%- endfor %}
+    ) / 4294967296.0
+{%- endmacro %}

@@ -16,6 +16,7 @@
             'order_id', 'lead_id', 'ordered_at', 'amount', 'currency', 'status', 'item_count',
             'updated_at',
         ],
+        'campaign_sends': ['lead_id', 'campaign_id', 'sent_at', 'channel', 'is_control'],
     } -%}
     {{ return(columns[entity]) }}
 {%- endmacro %}

@@ -84,6 +84,14 @@ CONTRACT: dict[str, dict[str, bool]] = {
         "item_count": False,
         "updated_at": False,
     },
+    # Optional: a shop that runs no campaigns delivers no campaign_sends/ folder.
+    "campaign_sends": {
+        "lead_id": True,
+        "campaign_id": True,
+        "sent_at": True,
+        "channel": False,
+        "is_control": False,
+    },
 }
 
 #: Columns the loader adds to every landing row.

@@ -36,6 +36,8 @@
     ('propensity_reasons_top_n', var('propensity_reasons_top_n') | int >= 1),
     ('customer_value_min_repeat_customers', var('customer_value_min_repeat_customers') | int >= 1),
     ('customer_value_prior_days', var('customer_value_prior_days') | float > 0),
+    ('campaign_horizon_days', var('campaign_horizon_days') | int >= 1),
+    ('campaign_interval_z', var('campaign_interval_z') | float > 0),
 ] %}
 
 select

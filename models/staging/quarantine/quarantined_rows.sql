@@ -7,7 +7,7 @@
 
 -- Every landing row that did not make it to staging, with the reason and the raw row.
 -- Rows in landing = rows staged + rows quarantined, per entity (tested).
--- depends_on: {{ ref('base_landing__events') }} {{ ref('base_landing__leads') }} {{ ref('base_landing__orders') }}
+-- depends_on: {{ ref('base_landing__events') }} {{ ref('base_landing__leads') }} {{ ref('base_landing__orders') }} {{ ref('base_landing__campaign_sends') }}
 with
 
 events_quarantined as (
@@ -28,6 +28,12 @@ orders_quarantined as (
 
 ),
 
+campaign_sends_quarantined as (
+
+    {{ quarantined_rows_of('campaign_sends') }}
+
+),
+
 unioned as (
 
     select * from events_quarantined
@@ -35,6 +41,8 @@ unioned as (
     select * from leads_quarantined
     union all
     select * from orders_quarantined
+    union all
+    select * from campaign_sends_quarantined
 
 ),
 
