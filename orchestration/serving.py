@@ -5,7 +5,11 @@
 - ``lead_scores.parquet``: the lead score mart, for any tool that reads Parquet;
 - ``serving.duckdb``: tables ``lead_scores``, ``lead_category_interest``,
   ``lead_score_history``;
-- ``manifest.json``: as_of, row counts, when it was published (written last).
+- ``manifest.json``: as_of, row counts, when it was published (written last);
+- ``audiences/<campaign>.csv`` (and ``audiences/control/<campaign>.csv``): the campaign
+  audiences for e-mail tools and CRMs (orchestration/audiences.py), when the warehouse
+  has ``marts.campaign_audiences``; also tables ``campaign_audiences`` and
+  ``campaign_results`` in ``serving.duckdb``.
 
 A refresh that found nothing never publishes it away: a ``lead_scores`` without leads
 never replaces a published one that has leads, and one that lost more than
@@ -20,6 +24,11 @@ holding ``serving.duckdb`` open keeps reading the version it opened (on Linux an
 the old file lives on until it is closed) and never blocks a refresh, because the
 refresh never opens the published file. A killed refresh leaves only temporary files,
 which the next publish removes.
+
+``audiences`` is a symbolic link to a hidden folder ``.audiences-<tag>`` that holds one
+version of the exports: a publish writes the new version's folder completely, then
+replaces the link (``os.replace``, atomic), then deletes the older versions. A reader
+sees every CSV of one version, never a mix of two.
 """
 
 from __future__ import annotations
@@ -27,8 +36,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +56,13 @@ TABLES: dict[str, str] = {
     "lead_category_interest": "marts.lead_category_interest",
     "lead_score_history": "marts.lead_score_history",
 }
+#: Published when the warehouse has them (a warehouse built before campaigns has not).
+OPTIONAL_TABLES: dict[str, str] = {
+    "campaign_audiences": "marts.campaign_audiences",
+    "campaign_results": "marts.campaign_results",
+}
+AUDIENCES_NAME = "audiences"
+AUDIENCES_VERSION_PREFIX = ".audiences-"
 TEMP_MARKER = ".publishing-"
 
 
@@ -64,6 +81,8 @@ class Publication:
     files: dict[str, str]
     warehouse: str
     run_id: str | None = None
+    #: campaign id -> its export files and row counts (orchestration/audiences.py)
+    audiences: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def describe(self, serving_dir: Path) -> str:
         counts = ", ".join(f"{table} {rows:,}" for table, rows in self.row_counts.items())
@@ -72,6 +91,9 @@ class Publication:
             f"  {serving_dir / self.files['parquet']}",
             f"  {serving_dir / self.files['duckdb']}  ({counts})",
             f"  {serving_dir / MANIFEST_NAME}",
+            *([f"  {serving_dir / AUDIENCES_NAME}/  ({len(self.audiences)} campaign audiences, "
+               f"{sum(int(a['rows']) for a in self.audiences.values()):,} leads to send)"]
+              if self.audiences else []),
         ])
 
 
@@ -118,7 +140,10 @@ def remove_stale_temp_files(serving_dir: Path) -> list[Path]:
         except (IndexError, ValueError):
             continue
         if pid != os.getpid() and not _pid_alive(pid):
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 
@@ -168,9 +193,11 @@ def publish(settings: Settings, run_id: str | None = None, as_of: str | None = N
     tmp_parquet = _temp_path(serving_dir, PARQUET_NAME, tag)
     tmp_duckdb = _temp_path(serving_dir, DUCKDB_NAME, tag)
     tmp_manifest = _temp_path(serving_dir, MANIFEST_NAME, tag)
-    temps = [tmp_parquet, tmp_duckdb, tmp_duckdb.with_name(tmp_duckdb.name + ".wal"), tmp_manifest]
+    tmp_audiences = _temp_path(serving_dir, AUDIENCES_NAME, tag)
+    tmp_link = _temp_path(serving_dir, AUDIENCES_NAME + "-link", tag)
+    temps = [tmp_parquet, tmp_duckdb, tmp_duckdb.with_name(tmp_duckdb.name + ".wal"), tmp_manifest, tmp_link]
     try:
-        row_counts, mart_as_of = _write_copies(settings, tmp_duckdb, tmp_parquet)
+        row_counts, mart_as_of, audiences = _write_copies(settings, tmp_duckdb, tmp_parquet, tmp_audiences)
         check_lead_count(settings, row_counts["lead_scores"], previous)
         if (mart_as_of or as_of) is None:
             raise ValueError(
@@ -184,6 +211,7 @@ def publish(settings: Settings, run_id: str | None = None, as_of: str | None = N
             files={"parquet": PARQUET_NAME, "duckdb": DUCKDB_NAME},
             warehouse=str(settings.duckdb_path),
             run_id=run_id,
+            audiences=audiences or {},
         )
         tmp_manifest.write_text(json.dumps(asdict(publication), indent=2) + "\n", encoding="utf-8")
         for path in (tmp_parquet, tmp_duckdb, tmp_manifest):
@@ -191,13 +219,39 @@ def publish(settings: Settings, run_id: str | None = None, as_of: str | None = N
         # The manifest goes last: when it names a new version, both data files are in place.
         os.replace(tmp_parquet, serving_dir / PARQUET_NAME)
         os.replace(tmp_duckdb, serving_dir / DUCKDB_NAME)
+        if audiences is not None:
+            _swap_audiences(serving_dir, tmp_audiences, tmp_link, tag)
         os.replace(tmp_manifest, manifest_path(serving_dir))
         _fsync(serving_dir)
     finally:
         for path in temps:
             path.unlink(missing_ok=True)
+        shutil.rmtree(tmp_audiences, ignore_errors=True)
     record_publication(settings, run_id)
     return publication
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):
+        _fsync(path)
+    _fsync(folder)
+
+
+def _swap_audiences(serving_dir: Path, written: Path, tmp_link: Path, tag: str) -> None:
+    """Make ``audiences`` point at the folder just written (one atomic rename of a link),
+    then delete the versions no reader can reach any more."""
+    _fsync_tree(written)
+    version = serving_dir / f"{AUDIENCES_VERSION_PREFIX}{tag}"
+    os.rename(written, version)
+    link = serving_dir / AUDIENCES_NAME
+    if link.is_dir() and not link.is_symlink():
+        # a real folder of that name (made by hand): moved aside once, kept as a version
+        os.rename(link, serving_dir / f"{AUDIENCES_VERSION_PREFIX}moved-{tag}")
+    os.symlink(version.name, tmp_link, target_is_directory=True)
+    os.replace(tmp_link, link)
+    for old in serving_dir.glob(f"{AUDIENCES_VERSION_PREFIX}*"):
+        if old.name != version.name and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def record_publication(settings: Settings, run_id: str | None = None) -> None:
@@ -216,9 +270,12 @@ def record_publication(settings: Settings, run_id: str | None = None) -> None:
 
 
 def _write_copies(
-    settings: Settings, tmp_duckdb: Path, tmp_parquet: Path
-) -> tuple[dict[str, int], str | None]:
-    """Write the serving DuckDB file and the Parquet file from the warehouse."""
+    settings: Settings, tmp_duckdb: Path, tmp_parquet: Path, tmp_audiences: Path
+) -> tuple[dict[str, int], str | None, dict[str, dict[str, object]] | None]:
+    """Write the serving DuckDB file, the Parquet file and the audience exports (into
+    ``tmp_audiences``; None when the warehouse has no campaign_audiences) from the warehouse."""
+    from orchestration import audiences as audience_exports
+
     settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
     config = {
         "memory_limit": settings.duckdb_memory_limit,
@@ -235,6 +292,22 @@ def _write_copies(
             row_counts[table] = int(
                 con.execute(f"select count(*) from serving.main.{table}").fetchone()[0]
             )
+        for table, source in OPTIONAL_TABLES.items():
+            schema, name = source.split(".")
+            present = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_catalog = 'warehouse' and table_schema = ? and table_name = ?",
+                [schema, name],
+            ).fetchone()[0]
+            if present:
+                con.execute(f"create table serving.main.{table} as select * from warehouse.{source}")
+                row_counts[table] = int(
+                    con.execute(f"select count(*) from serving.main.{table}").fetchone()[0]
+                )
+        exports = (
+            audience_exports.write_exports(con, "serving.main.campaign_audiences", tmp_audiences)
+            if "campaign_audiences" in row_counts else None
+        )
         as_of = con.execute(
             "select strftime(max(as_of), '%Y-%m-%d %H:%M:%S') from serving.main.lead_scores"
         ).fetchone()[0]
@@ -245,4 +318,4 @@ def _write_copies(
         con.execute("checkpoint serving")
         con.execute("detach serving")
         con.execute("detach warehouse")
-    return row_counts, as_of
+    return row_counts, as_of, exports
