@@ -10,6 +10,7 @@ from pathlib import Path
 
 from orchestration.arguments import OneLineParser, day_range, iso_date, whole_number
 
+from .campaigns import DEFAULT_UPLIFT
 from .core import default_end_date, generate
 
 
@@ -49,7 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--day-range", type=day_range, default=None, metavar="START:STOP",
                    help="only write the days with index START <= i < STOP, 0 = the first day "
                    "(default: every day)")
+    p.add_argument("--campaign-uplift", type=_uplift, default=DEFAULT_UPLIFT, metavar="U",
+                   help="the weekly randomised campaign's effect: the chance that a sent lead "
+                   "buys because of it, 0 <= U <= 1; 'none' writes no campaign_sends "
+                   f"(default {DEFAULT_UPLIFT})")
     return p
+
+
+def _uplift(text: str) -> float | None:
+    """argparse type of --campaign-uplift: 0 <= U <= 1, or none."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number with 0 <= U <= 1 or none, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         end_date=args.end_date or default_end_date(),
         bad_row_share=args.bad_row_share,
         day_range=args.day_range,
+        campaign_uplift=args.campaign_uplift,
     )
     elapsed = time.perf_counter() - began
     print(f"generated {summary.first_date} .. {summary.last_date} into {summary.out_dir} in {elapsed:.1f}s")

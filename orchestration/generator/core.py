@@ -17,10 +17,11 @@ from .events import EventBatch, event_table, events_for_day
 from .formatting import day_to_date
 from .leads import leads_for_day
 from .orders import DayOrders, order_rows, orders_for_day, refund_update_rows
+from .campaigns import DEFAULT_UPLIFT, send_rows, sends_for_day
 from .world import World, build_world
-from .writers import write_csv_gz, write_jsonl, write_parquet
+from .writers import write_csv, write_csv_gz, write_jsonl, write_parquet
 
-ENTITIES = ("events", "leads", "orders")
+ENTITIES = ("events", "leads", "orders", "campaign_sends")
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _with_bad(valid: pa.Table, bad: BadRows) -> pa.Table:
 
 def _file(out_dir: Path, entity: str, date: dt.date) -> Path:
     """``<out>/<entity>/<entity>_YYYY-MM-DD.<ext>``."""
-    suffix = {"events": "parquet", "leads": "csv.gz", "orders": "jsonl"}[entity]
+    suffix = {"events": "parquet", "leads": "csv.gz", "orders": "jsonl", "campaign_sends": "csv"}[entity]
     return out_dir / entity / f"{entity}_{date.isoformat()}.{suffix}"
 
 
@@ -105,6 +106,9 @@ def _write_day(
     valid_orders = [order_rows(world, orders.get(day))] + refund_update_rows(world, day, orders.get)
     order_table = _sorted(pa.concat_tables(valid_orders))
     tables = {"events": events, "leads": leads, "orders": order_table}
+    sends = sends_for_day(world, day)
+    if sends is not None:
+        tables["campaign_sends"] = send_rows(world, sends)
     if share > 0:
         bad = {
             "events": event_bad_rows(world, day, events, event_sources, share),
@@ -118,6 +122,7 @@ def _write_day(
         "events": write_parquet,
         "leads": write_csv_gz,
         "orders": write_jsonl,
+        "campaign_sends": write_csv,
     }
     for entity, table in tables.items():
         if table.num_rows == 0:
@@ -159,18 +164,23 @@ def generate(
     end_date: dt.date | None = None,
     bad_row_share: float = 0.01,
     day_range: tuple[int, int] | None = None,
+    campaign_uplift: float | None = DEFAULT_UPLIFT,
 ) -> GenerationSummary:
     """Generate the landing zone (and optionally the truth window).
 
     ``day_range=(start, stop)`` writes only the files of day indices in
     ``[start, stop)`` of the same world (day 0 = ``end_date - days + 1``); the
-    files are byte-identical to those of a full run.
+    files are byte-identical to those of a full run. ``campaign_uplift``: the
+    randomised campaign's effect (generator/campaigns.py); None = no campaign sends.
     """
+    if campaign_uplift is not None and not 0 <= campaign_uplift <= 1:
+        raise ValueError("campaign_uplift must be in [0, 1]")
     if not 0 <= bad_row_share < 1:
         raise ValueError("bad_row_share must be in [0, 1)")
     out_dir = Path(out_dir)
     end_date = end_date or default_end_date()
     world = build_world(seed, leads, days, end_date)
+    world.campaign_uplift = campaign_uplift
     start, stop = day_range if day_range is not None else (0, days)
     start, stop = max(0, start), min(days, stop)
     summary = GenerationSummary(out_dir, day_to_date(world.start_day), end_date)

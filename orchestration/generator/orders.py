@@ -46,6 +46,7 @@ class DayOrders:
     refund_lag: np.ndarray  # 0 = never refunded/cancelled
     refund_kind: np.ndarray  # 0 cancelled, 1 refunded
     refund_sec: np.ndarray
+    induced: np.ndarray | None = None  # placed because of a campaign (generator/campaigns.py)
 
     @property
     def n(self) -> int:
@@ -82,7 +83,25 @@ def orders_for_day(world: World, day: int, past_counts: np.ndarray | None = None
         buy[np.argmax(h / np.maximum(u, 1e-12))] = True  # tiny worlds: at least one order per day
     sc_buy = rng.random(world.n_store_customers) < world.sc_p * world.weekday_factor(day)
     lead = np.concatenate([idx[buy], world.n_leads + np.flatnonzero(sc_buy)])
-    return _order_details(world, rng, day, lead, truth)
+    natural = _order_details(world, rng, day, lead, truth)
+    natural.induced = np.zeros(natural.n, dtype=bool)
+    if truth or world.campaign_uplift is None:
+        return natural
+    from .campaigns import STREAM_CAMPAIGN, induced_leads
+
+    extra = induced_leads(world, day)
+    if len(extra) == 0:
+        return natural
+    # their own random stream, so the natural orders are the same with or without them;
+    # completed and never refunded (truth=True)
+    induced = _order_details(world, day_rng(world.seed, day, STREAM_CAMPAIGN + 1), day, extra, True)
+    return DayOrders(
+        day=day,
+        **{name: np.concatenate([getattr(natural, name), getattr(induced, name)])
+           for name in ("lead", "sec", "web", "product", "item_count", "cents", "chf", "status",
+                        "update_delay", "refund_lag", "refund_kind", "refund_sec")},
+        induced=np.concatenate([natural.induced, np.ones(induced.n, dtype=bool)]),
+    )
 
 
 def _order_details(world: World, rng: np.random.Generator, day: int, lead: np.ndarray, truth: bool) -> DayOrders:

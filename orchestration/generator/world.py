@@ -262,6 +262,8 @@ class World:
     # --- store customers (length M)
     sc_store: np.ndarray
     sc_p: np.ndarray
+    # --- the randomised campaign (generator/campaigns.py); None = no campaign
+    campaign_uplift: float | None = None
 
     def weekday_factor(self, day: int) -> float:
         """Activity multiplier of the weekday of day index ``day``."""

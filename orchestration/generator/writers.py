@@ -48,3 +48,9 @@ def write_jsonl(table: pa.Table, path: Path) -> None:
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
     path.write_bytes(data.to_pybytes()[offsets[0] : offsets[-1]] if len(lines) else b"")
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    """Campaign sends: plain CSV with header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(visible(table), path)
