@@ -162,7 +162,28 @@ def entity_rules() -> dict[str, EntityRules]:
                 Reason("updated_at > {now}", "future_timestamp", ("updated_at",)),
             ),
         ),
+        "campaign_sends": EntityRules(
+            typed={"sent_at": "timestamp"},
+            lower=("channel",),
+            value_sets={"channel": (list(SEND_CHANNELS), "the campaign channels (email, ads, sales)")},
+            unique_key=("campaign_id", "lead_id", "sent_at"),
+            reasons=(  # models/staging/landing/base_landing__campaign_sends.sql
+                Reason("campaign_id is null", "missing_id", ("campaign_id",)),
+                Reason("lead_id is null", "missing_lead_id", ("lead_id",)),
+                Reason("sent_at is null", "unparseable_timestamp", ("sent_at",)),
+                Reason(f"channel is not null and channel not in ({_sql_list(list(SEND_CHANNELS))})",
+                       "unknown_channel", ("channel",)),
+                Reason(f"is_control is not null and lower(is_control) not in ({_sql_list(list(FLAG_TEXTS))})",
+                       "unparseable_flag", ("is_control",)),
+                Reason("sent_at > {now}", "future_timestamp", ("sent_at",)),
+            ),
+        ),
     }
+
+
+#: What base_landing__campaign_sends accepts.
+SEND_CHANNELS = ("email", "ads", "sales")
+FLAG_TEXTS = ("true", "t", "1", "yes", "y", "false", "f", "0", "no", "n")
 
 
 VERSION_AT = {

@@ -340,3 +340,34 @@ def test_grade_share_is_judged_on_the_leads_with_a_profile(workspace: Workspace)
 def test_report_metadata_is_json(workspace: Workspace) -> None:
     report, _ = validate_mart(workspace.settings(), MartBatch(good_mart(), 60))
     assert json.loads(json.dumps(report.as_metadata()))["passed"] is True
+
+
+def test_gate_judges_campaign_sends_like_staging(workspace: Workspace) -> None:
+    path = workspace.landing_dir / "campaign_sends" / "s.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "lead_id,campaign_id,sent_at,channel,is_control\n"
+        "L1,c1,2024-06-01T09:00:00Z,EMAIL,Yes\n"
+        "L1,,2024-06-01T09:00:00Z,email,\n"
+        ",c1,2024-06-01T09:00:00Z,email,\n"
+        "L2,c1,yesterday,email,\n"
+        "L2,c1,2024-06-01T09:00:00Z,fax,\n"
+        "L3,c1,2024-06-01T09:00:00Z,,maybe\n"
+        "L3,c1,2099-06-01T09:00:00Z,ads,0\n",
+        encoding="utf-8",
+    )
+    gate = LandingGate(workspace.settings())
+    (file,) = discover(workspace.landing_dir)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    batch = gate_frame("campaign_sends", file_relation(con, file), gate.rules["campaign_sends"])
+    reasons = dict(zip(batch.frame["_source_row"], batch.frame["quarantine_reason"].fillna("ok")))
+    assert reasons == {
+        1: "ok",
+        2: "missing_id",
+        3: "missing_lead_id",
+        4: "unparseable_timestamp",
+        5: "unknown_channel",
+        6: "unparseable_flag",
+        7: "future_timestamp",
+    }
