@@ -222,6 +222,29 @@ def _top_and_campaigns(con: duckdb.DuckDBPyConnection) -> tuple[list[dict], list
     return top, campaigns
 
 
+def _campaign_audiences(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per campaign of rules/campaigns with an audience: leads to send, control leads,
+    and the pooled uplift of its closed weeks (marts.campaign_results), when measured."""
+    if not _exists(con, "marts.campaign_audiences"):
+        return []
+    results = _exists(con, "marts.campaign_results")
+    measured = ("left join marts.campaign_results as results "
+                "on results.campaign_id = audiences.campaign_id and results.is_overall") if results else ""
+    uplift = ("max(results.uplift) as uplift, max(results.uplift_ci_low) as uplift_ci_low, "
+              "max(results.uplift_ci_high) as uplift_ci_high") if results else (
+              "null as uplift, null as uplift_ci_low, null as uplift_ci_high")
+    return _records(con, f"""
+        select audiences.campaign_id, campaigns.campaign_name, audiences.channel,
+               min(audiences.priority) as priority,
+               count(*) filter (where not audiences.is_control) as to_send,
+               count(*) filter (where audiences.is_control) as control,
+               {uplift}
+        from marts.campaign_audiences as audiences
+        left join rules.campaigns as campaigns on campaigns.campaign_id = audiences.campaign_id
+        {measured}
+        group by all order by priority, audiences.campaign_id""")
+
+
 def _predictive(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The purchase probability beside the rule score: which method, which model, the
     mean, and the expected orders and value of the customers."""
@@ -261,6 +284,7 @@ def build(settings: Settings, events: dict[str, Any], *, run_id: str, as_of: str
         quarantine = _quarantine(con, load["batch_id"])
         leads = _leads(con)
         top, campaigns = _top_and_campaigns(con)
+        audiences = _campaign_audiences(con)
         predictive = _predictive(con)
     manifest = serving.read_manifest(settings.serving_dir) or {}
     return _plain({
@@ -275,6 +299,7 @@ def build(settings: Settings, events: dict[str, Any], *, run_id: str, as_of: str
         "predictive": predictive,
         "top_leads": top,
         "campaigns": campaigns,
+        "campaign_audiences": audiences,
         "serving": {
             "dir": str(settings.serving_dir),
             "files": [str(settings.serving_dir / serving.PARQUET_NAME),
@@ -436,6 +461,17 @@ def format_text(summary: dict[str, Any], verbose: bool = False,
             ["next action", "channel", "contactable", "not contactable"],
             [[c["recommended_action_label"], c["recommended_channel"], _n(c["contactable"]),
               _n(c["not_contactable"])] for c in summary["campaigns"]],
+            right={2, 3})
+        lines.append("")
+    if summary.get("campaign_audiences"):
+        lines.append("Campaign audiences (one campaign per lead, exported to audiences/<campaign>.csv; "
+                     "control = held out; uplift: measured on the sends of closed weeks, 95 % interval):")
+        lines += _table(
+            ["campaign", "channel", "to send", "control", "uplift"],
+            [[c["campaign_name"] or c["campaign_id"], c["channel"], _n(c["to_send"]), _n(c["control"]),
+              "" if c.get("uplift") is None else
+              f"{c['uplift']:+.1%} [{c['uplift_ci_low']:+.1%}, {c['uplift_ci_high']:+.1%}]"]
+             for c in summary["campaign_audiences"]],
             right={2, 3})
         lines.append("")
 

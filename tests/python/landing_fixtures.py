@@ -36,6 +36,11 @@ EXPECTED_QUARANTINE: list[tuple[str, int, str, str]] = [
     ("orders/orders_2026-10-01.jsonl", 10, "orders", "conflicting_redelivery"),
     ("orders/orders_2026-10-01.jsonl", 11, "orders", "future_timestamp"),
     ("orders/orders_2026-10-02.jsonl", 1, "orders", "exact_redelivery"),
+    ("campaign_sends/sends_2026-10-01.csv", 3, "campaign_sends", "missing_id"),
+    ("campaign_sends/sends_2026-10-01.csv", 4, "campaign_sends", "unparseable_timestamp"),
+    ("campaign_sends/sends_2026-10-01.csv", 5, "campaign_sends", "unknown_channel"),
+    ("campaign_sends/sends_2026-10-01.csv", 6, "campaign_sends", "unparseable_flag"),
+    ("campaign_sends/sends_2026-10-01.csv", 7, "campaign_sends", "exact_redelivery"),
 ]
 
 
@@ -123,4 +128,16 @@ def write_bad_landing(landing: Path) -> None:
             {**order, "order_id": "o9", "amount": 11, "currency": "CHF", "updated_at": None},
             {**order, "status": "refunded", "updated_at": "2026-10-02T08:00:00Z"},
         ],
+    )
+    (landing / "campaign_sends").mkdir(parents=True, exist_ok=True)
+    (landing / "campaign_sends" / "sends_2026-10-01.csv").write_text(
+        "lead_id,campaign_id,sent_at,channel,is_control\n"
+        "L1,weekly_newsletter,2026-10-01T09:00:00Z,email,false\n"
+        "L2,weekly_newsletter,2026-10-01T09:00:00Z,email,true\n"
+        "L1,,2026-10-01T09:00:00Z,email,false\n"
+        "L1,weekly_newsletter,yesterday,email,false\n"
+        "L1,weekly_newsletter,2026-10-01T09:00:00Z,fax,false\n"
+        "L1,weekly_newsletter,2026-10-01T09:00:00Z,email,maybe\n"
+        "L1,weekly_newsletter,2026-10-01T09:00:00Z,email,false\n",
+        encoding="utf-8",
     )

@@ -182,3 +182,27 @@ def test_a_shop_without_campaign_sends_still_publishes(tmp_path: Path) -> None:
     assert link.resolve() != first_version and not first_version.exists()
     for campaign, export in publication.audiences.items():
         assert (settings.serving_dir / export["file"]).exists(), campaign
+
+
+#: A run summary with nothing in it but what a test adds (run_summary.format_text's input).
+_EMPTY_SUMMARY = {
+    "load": {"files": 0}, "quarantine": {"this_run_rows": 0, "this_run": [], "all_time_rows": 0, "all_time": []},
+    "leads": {}, "checks": {"gx": [], "dbt_tests": {"passed": 0, "defined": 0, "failed": []}},
+    "top_leads": [], "campaigns": [], "serving": {}, "warehouse": "",
+}
+
+
+def test_run_summary_lists_audience_sizes_and_the_measured_uplift(campaign_shop: Settings) -> None:
+    from orchestration import run_summary
+
+    with contextlib.closing(duckdb.connect(str(campaign_shop.duckdb_path), read_only=True)) as con:
+        rows = run_summary._campaign_audiences(con)
+    sizes = query(campaign_shop, "select campaign_id, count(*) filter (where not is_control) as to_send, "
+                  "count(*) filter (where is_control) as control from marts.campaign_audiences group by 1")
+    assert {r["campaign_id"]: (r["to_send"], r["control"]) for r in rows} == \
+        {c: (s, k) for c, s, k in zip(sizes.campaign_id, sizes.to_send, sizes.control)}
+    measured = [r for r in rows if r["uplift"] is not None]
+    assert [r["campaign_id"] for r in measured] == [CAMPAIGN_ID]
+    text = run_summary.format_text({**_EMPTY_SUMMARY, "campaign_audiences": rows})
+    line = next(x for x in text.splitlines() if "Weekly newsletter" in x)
+    assert f"{measured[0]['uplift']:+.1%} [" in line

@@ -49,6 +49,7 @@ SCORE_TABLES = [
     "scores.page_intent_scores",
     "scores.purchase_scores",
     "marts.lead_scores",
+    "marts.campaign_audiences",  # sends at or after X must not cool a lead down
 ]
 #: Columns that compare with earlier scorings (lead_score_history), not with the data.
 HISTORY_COLUMNS = {"score_change", "previous_lead_score", "previous_as_of"}
@@ -65,6 +66,7 @@ ROW_TIMES: dict[str, list[tuple[str, ...]]] = {
     "events": [("occurred_at",)],
     "leads": [("updated_at", "created_at")],
     "orders": [("ordered_at",), ("updated_at", "ordered_at")],
+    "campaign_sends": [("sent_at",)],
 }
 DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 

@@ -190,7 +190,7 @@ def _nasty_landing(landing_dir) -> dict[tuple[str, str], dict[str, str | None]]:
         base = dict.fromkeys(landing.CONTRACT[entity])
         return {**base, **fields}
 
-    rows: dict[str, list[dict]] = {"events": [], "leads": [], "orders": []}
+    rows: dict[str, list[dict]] = {"events": [], "leads": [], "orders": [], "campaign_sends": []}
     for n, value in enumerate(NASTY_VALUES):
         # an unknown event type: quarantined, every other text column holds the value
         rows["events"].append(row("events", n, {
@@ -212,6 +212,11 @@ def _nasty_landing(landing_dir) -> dict[tuple[str, str], dict[str, str | None]]:
             "amount": "10", "currency": "X" + value, "status": None, "item_count": value,
             "updated_at": None,
         }))
+        # a send on an unknown channel
+        rows["campaign_sends"].append(row("campaign_sends", n, {
+            "lead_id": value, "campaign_id": value, "sent_at": "2026-10-01T09:00:00Z",
+            "channel": "x" + value, "is_control": value,
+        }))
     delivered = {}
     for entity, entity_rows in rows.items():
         relative = f"{entity}/{entity}_nasty.parquet"
@@ -232,7 +237,7 @@ def test_every_raw_row_is_valid_json_that_round_trips(tmp_path):
     pipeline.run_dbt(settings, ["build", "--quiet", "--select", "+quarantined_rows",
                                 "--exclude-resource-type", "unit_test", "test"], as_of=AS_OF, quiet=True)
     quarantined = query(settings, "select entity, source_file, source_row, reason, raw_row from quarantine.quarantined_rows")
-    assert len(quarantined) == len(delivered) == 3 * len(NASTY_VALUES)
+    assert len(quarantined) == len(delivered) == len(landing.CONTRACT) * len(NASTY_VALUES)
     for found in quarantined.itertuples():
         expected = delivered[(found.source_file, found.source_row)]
         try:
