@@ -49,8 +49,8 @@ eligible as (
     from leads
     inner join campaigns
         on
-            (campaigns.recommended_action = 'any' or campaigns.recommended_action = leads.recommended_action)
-            and (campaigns.rfm_segment = 'any' or campaigns.rfm_segment = leads.rfm_segment)
+            (campaigns.recommended_action = 'any' or leads.recommended_action = campaigns.recommended_action)
+            and (campaigns.rfm_segment = 'any' or leads.rfm_segment = campaigns.rfm_segment)
     where
         case
             when campaigns.channel in ('email', 'sales') then coalesce(leads.is_contactable, false)

@@ -54,8 +54,8 @@ outcomes as (
     left join orders
         on
             sends.lead_id = orders.lead_id
-            and orders.ordered_at > sends.sent_at
-            and orders.ordered_at <= {{ dbt.dateadd('day', var('campaign_horizon_days'), 'sends.sent_at') }}
+            and sends.sent_at < orders.ordered_at
+            and {{ dbt.dateadd('day', var('campaign_horizon_days'), 'sends.sent_at') }} >= orders.ordered_at
     group by 1, 2, 3, 4
 
 ),
