@@ -3,7 +3,8 @@
 Usage
 -----
 ``python -m orchestration.generator --out DIR [--truth-out DIR] [--leads N] [--days D]
-[--seed S] [--end-date YYYY-MM-DD] [--bad-row-share F] [--day-range START:STOP]``,
+[--seed S] [--end-date YYYY-MM-DD] [--bad-row-share F] [--day-range START:STOP]
+[--campaign-uplift U]``,
 or ``main(argv)`` (used by ``leadscore generate``), or :func:`generate` from Python.
 Days cover ``[end_date - days + 1, end_date]`` (default end date: yesterday, UTC);
 day index 0 is the first day.  Output is byte-identical for identical arguments,
@@ -15,6 +16,8 @@ Layout (one file per entity and day; a day without rows writes no file)
 ``DIR/events/events_YYYY-MM-DD.parquet``  zstd Parquet, every column a string
 ``DIR/leads/leads_YYYY-MM-DD.csv.gz``     gzip CSV with header (strings quoted)
 ``DIR/orders/orders_YYYY-MM-DD.jsonl``    JSON lines
+``DIR/campaign_sends/campaign_sends_YYYY-MM-DD.csv``  the weekly randomised campaign's
+sends and held-out control leads (Tuesdays; ``campaigns``; ``campaign_uplift=None``: none)
 ``TRUTH/orders/orders_YYYY-MM-DD.jsonl``  the 30 days after ``end_date`` (valid rows only)
 
 Contract
@@ -91,8 +94,14 @@ exact_redelivery and conflicting_redelivery (same order_id and updated_at, other
 amount; from the previous 7 days).  Every kind is forced on two days so tiny runs
 contain all of them (re-deliveries need >= 2 days).
 
+The campaign (``campaigns``): every Tuesday ``weekly_newsletter`` goes to a quarter of
+the mailable leads, 10% held out as control by the warehouse's hash; a treated lead
+places one extra order with probability ``campaign_uplift`` (default 0.03) within 13
+days, so the warehouse's uplift estimate can be checked against ``campaign_truth``.
+The truth window's orders do not include campaign effects.
+
 Modules: ``config`` (reference data, personas), ``world`` (static per-lead state),
-``orders``, ``events`` (sessions + e-mail), ``leads``, ``badrows``, ``formatting``
+``campaigns`` (sends and their effect), ``orders``, ``events`` (sessions + e-mail), ``leads``, ``badrows``, ``formatting``
 (vectorised ids/timestamps), ``writers``, ``core`` (:func:`generate`), ``cli``.
 """
 

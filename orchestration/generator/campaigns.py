@@ -69,12 +69,21 @@ def sends_for_day(world: World, day: int) -> Sends | None:
     )
     wave = ((world.start_day + day) // 7) % WAVES
     lead = idx[mailable & (idx % WAVES == wave)]
-    ids = world.lead_ids.take(pa.array(lead)).to_pylist()
-    is_control = np.array([control_unit(CAMPAIGN_ID, i) < CONTROL_SHARE for i in ids], dtype=bool)
+    is_control = _control_mask(world)[lead]
     n = len(lead)
     induced = ~is_control & (rng.random(n) < world.campaign_uplift)
     offset = rng.integers(1, HORIZON_DAYS, n)
     return Sends(day, lead, is_control, induced, offset)
+
+
+def _control_mask(world: World) -> np.ndarray:
+    """Per lead index: in the campaign's control group (computed once per world)."""
+    cached = getattr(world, "_campaign_control", None)
+    if cached is None:
+        ids = world.lead_ids.slice(0, world.n_leads).to_pylist()
+        cached = np.array([control_unit(CAMPAIGN_ID, i) < CONTROL_SHARE for i in ids], dtype=bool)
+        world._campaign_control = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def induced_leads(world: World, day: int) -> np.ndarray:
