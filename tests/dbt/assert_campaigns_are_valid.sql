@@ -2,6 +2,11 @@
 -- nobody), the channel one that reaches a lead outside the site, and the action and
 -- segment ones the scoring can produce (any matches all), with a channel that agrees with
 -- the action's (an e-mail campaign for an ads-only action would never reach anyone).
+
+-- Dagster shows this test as an asset check on the campaigns seed (it also reads
+-- recommended_actions and rfm_segments).
+{{ config(meta={'dagster': {'ref': {'name': 'campaigns'}}}) }}
+
 with
 
 campaigns as (
