@@ -89,7 +89,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from orchestration.backtest import run_backtest
+    from orchestration.backtest import results_dir, run_backtest
 
     settings = settings_of(args)
     result = run_backtest(
@@ -97,7 +97,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         horizon_days=args.horizon_days,
         truth_dir=Path(args.truth_dir) if args.truth_dir else None,
-        out_dir=Path(args.out) if args.out else settings.duckdb_path.parent / "backtest",
+        out_dir=Path(args.out) if args.out else results_dir(settings),
         probability=not args.no_probability,
         train=not args.no_train,
     )
