@@ -215,7 +215,8 @@ def calibration(data: ReportData) -> Chart:
     lines = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("predicted:Q", title="Predicted (per decile)", axis=alt.Axis(format="%")),
         y=alt.Y("observed:Q", title="Observed conversion", axis=alt.Axis(format="%")),
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
+        color=alt.Color("series:N", title=None,
+                        legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400)),
         tooltip=[alt.Tooltip("series:N", title="Score"),
                  alt.Tooltip("predicted:Q", title="Predicted", format=".1%"),
                  alt.Tooltip("observed:Q", title="Observed", format=".1%"),

@@ -45,10 +45,8 @@ class PageReport:
 
 
 class DevTools:
-    def __init__(self, url: str) -> None:
-        from websockets.sync.client import connect
-
-        self.socket = connect(url, max_size=None, open_timeout=20)
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
@@ -70,9 +68,6 @@ class DevTools:
         result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         return result.get("result", {}).get("value")
 
-    def close(self) -> None:
-        self.socket.close()
-
 
 @contextmanager
 def browser(chromium: str, timeout: float = 30) -> Iterator[DevTools]:
@@ -87,11 +82,12 @@ def browser(chromium: str, timeout: float = 30) -> Iterator[DevTools]:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
                 targets = json.load(r)
             page = next(t for t in targets if t.get("type") == "page")
-            tools = DevTools(page["webSocketDebuggerUrl"])
-            try:
-                yield tools
-            finally:
-                tools.close()
+            from websockets.sync.client import connect
+
+            # proxy=None: the page's DevTools socket is local, whatever *_proxy says
+            with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=20,
+                         proxy=None) as socket:
+                yield DevTools(socket)
         finally:
             proc.terminate()
             try:
