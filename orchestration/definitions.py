@@ -210,7 +210,8 @@ weekly_training = build_training_schedule()
 
 defs = dg.Definitions(
     assets=[assets.landing, assets.dbt_models, assets.lead_predictions, assets.dbt_marts,
-            assets.serving_export, assets.run_summary_json, assets.purchase_model],
+            assets.serving_export, assets.run_summary_json, assets.score_report_html,
+            assets.purchase_model],
     asset_checks=[assets.lead_scores_gx],
     jobs=[refresh_job, training_job],
     schedules=[daily_refresh, weekly_training],
