@@ -81,8 +81,9 @@ def make_serving(folder: Path, shape: str = "full", hostile: bool = False, leads
                 engagement_tier integer, score_cell varchar, lifecycle_stage varchar,
                 lifecycle_stage_label varchar, score_reasons varchar, score_change integer,
                 previous_lead_score integer, previous_as_of timestamp)""")
-        con.executemany("insert into lead_scores values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        score_rows)
+        if score_rows:
+            con.executemany("insert into lead_scores values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            score_rows)
         con.execute("""
             create table lead_category_interest (
                 lead_id varchar, as_of timestamp, product_category varchar,

@@ -171,3 +171,12 @@ def test_a_chart_that_cannot_be_drawn_is_seen_by_the_browser_check(tmp_path: Pat
     assert seen.state == "done"
     assert any("could not be drawn" in error for error in seen.errors), seen.errors
     assert [key for key, state in seen.charts.items() if state["rendered"] != "true"]
+
+
+def test_an_empty_publication_gets_notes_not_an_error(tmp_path: Path) -> None:
+    serving_dir, backtest_dir = make_serving(tmp_path, "events_only", leads=0)
+    written = report.write(serving_dir, backtest_dir)
+    assert written.charts == ["quarantine"]
+    assert written.notes["score_distribution"] == "The published scoring has no leads."
+    assert "No category interest" in written.notes["categories"]
+    assert "0 leads scored as of 2026-12-01" in written.path.read_text(encoding="utf-8")
