@@ -100,7 +100,7 @@ def grid_leads(data: ReportData) -> Chart:
         return chart
     frame = _full_grid(data.grid[["fit_grade", "engagement_tier", "leads"]])
     frame["leads"] = frame["leads"].fillna(0).astype(int)
-    chart.spec = _heat_map(frame, "leads", "Leads", ",",
+    chart.spec = _heat_map(frame, "leads", "Leads", ",d",
                            [alt.Tooltip("leads:Q", title="Leads", format=",")], "blues")
     return chart
 

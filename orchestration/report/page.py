@@ -86,7 +86,8 @@ def javascript_bundle() -> str:
 def script_json(value: Any) -> str:
     """JSON safe inside a ``<script>`` element: ``<``, ``>``, ``&`` and the line separators
     JavaScript treats as newlines are written as ``\\u`` escapes."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str,
+                      separators=(",", ":"))
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escaped)
