@@ -12,9 +12,9 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 # Dagster's run history, schedules and sensor cursors: shared by `make run` and `make ui`.
-# Its dagster.yaml (written once) turns telemetry off and queues UI/daemon runs one at a time.
+# Its dagster.yaml (orchestration/dagster_instance.py) turns telemetry off, queues UI/daemon
+# runs one at a time and sets leadscore's event log storage.
 export DAGSTER_HOME ?= $(abspath data/dagster_home)
-DAGSTER_YAML := telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n
 
 .PHONY: setup run test lint dbt-test pytest ui bench docs docs-serve clean
 
@@ -34,7 +34,6 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 run: $(STAMP)
-	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"
 	@echo "make: leadscore run --demo-if-empty (a demo shop is generated when data/landing is empty; progress below, the summary at the end)"
 	@$(BIN)/leadscore run --demo-if-empty
 
@@ -55,7 +54,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 ui: $(STAMP)
-	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"
+	@$(BIN)/python -m orchestration.dagster_instance "$(DAGSTER_HOME)" > /dev/null
 	$(BIN)/dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 
 bench: $(STAMP)

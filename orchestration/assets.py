@@ -10,6 +10,9 @@
 - ``serving_export``: publishes the marts to ``$LEADSCORE_SERVING_DIR``.
 - ``run_summary``: what this run did (:mod:`orchestration.run_summary`), written as
   ``run_summary.json`` beside the serving manifest.
+- ``score_report_html``: the offline score report (:mod:`orchestration.report`),
+  ``report/index.html`` in the serving folder, built from what was just published; its
+  path is added to ``run_summary.json`` (``leadscore run`` prints it).
 
 Each step reports its progress to :mod:`orchestration.progress` (the command line shows
 it; without a reporter, as in UI runs, that is a no-op) and logs to Dagster's log.
@@ -52,6 +55,7 @@ LEAD_SCORES_KEY = dg.AssetKey(["marts", "lead_scores"])
 SERVED_MARTS = [dg.AssetKey(["marts", name]) for name in serving.TABLES]
 SERVING_KEY = dg.AssetKey(["serving_export"])
 RUN_SUMMARY_KEY = dg.AssetKey(["run_summary"])
+SCORE_REPORT_KEY = dg.AssetKey(["score_report_html"])
 MODEL_KEY = dg.AssetKey(["predictive", "purchase_model"])
 FEATURES_KEY = dg.AssetKey(["intermediate", "int_lead_features"])
 LANDING_CHECK = "gx_landing_batches"
@@ -354,7 +358,8 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                options: RefreshOptions, step: str, title: str) -> Iterator[Any]:
     """``dbt build`` of this asset's selection (seeds, models, data tests; unit tests run
     in ``make test``), with its progress."""
-    args = [*DBT_BUILD_ARGS, "--vars", pipeline.dbt_vars(run_as_of(context, options))]
+    args = list(DBT_BUILD_ARGS)
+    dbt_env = {**warehouse.dbt_env(), **pipeline.as_of_env(run_as_of(context, options))}
     if options.full_refresh:
         args.append("--full-refresh")
     warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
@@ -364,7 +369,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     state = progress.DbtProgress()
     with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
             progress.step(step, title) as outcome:
-        with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
+        with temporary_environment(dbt_env):  # the subprocess starts inside cli()
             invocation = dbt.cli(args, context=context)
         yield from _stream_with_progress(context, invocation, state)
         outcome.text = state.describe()
@@ -573,6 +578,38 @@ def run_summary_json(
         "leads_scored": summary["leads"].get("scored", 0),
         "leads_new": summary["leads"].get("new_since_last_publication", 0),
         "dbt_tests_passed": summary["checks"]["dbt_tests"]["passed"],
+    })
+
+
+@dg.asset(
+    key=SCORE_REPORT_KEY,
+    deps=[RUN_SUMMARY_KEY],
+    group_name="serving",
+    kinds={"html"},
+    description=(
+        "The score report: one offline HTML page (report/index.html in the serving folder) "
+        "with the score distribution, the grade x tier grid (leads, and conversion from the "
+        "latest backtest), the lifecycle funnel, conversion, lift and calibration per decile, "
+        "score movement since the previous publication, the top reasons, category interest, "
+        "the run's quarantine and the quality gates. Built from the serving layer just "
+        "published (`leadscore report` rebuilds it)."
+    ),
+)
+def score_report_html(
+    context: dg.AssetExecutionContext,
+    warehouse: dg.ResourceParam[Settings],
+) -> dg.MaterializeResult:
+    from orchestration import report
+
+    with progress.step("score_report_html", "Writing the score report") as step:
+        written = report.build(warehouse)
+        run_summary.add_report(warehouse.serving_dir, context.run.run_id, written)
+        step.text = written.describe()
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(written.path)),
+        "size_bytes": written.size_bytes,
+        "charts": dg.MetadataValue.json(written.charts),
+        "notes": dg.MetadataValue.json(written.notes),
     })
 
 

@@ -10,7 +10,8 @@
    the generator's ``--truth-out``) when given, else from the orders already in the
    warehouse (backtesting the past with later data present).
 3. Reports conversion rate per score decile (1 = the 10 % best scores), the lift of the
-   top decile over the average, and the AUC of each score (0.5 = random, 1 = perfect).
+   top decile over the average, the AUC of each score (0.5 = random, 1 = perfect), and
+   the conversion per fit grade x engagement tier cell (``cells`` in the JSON result).
 4. Beside the rule score, the purchase probability of the predictive step at the same
    as_of (the latest model trained at or before it; with none, one is trained on the copy
    for this backtest and thrown away with it, unless ``--no-train``): its AUC, PR-AUC,
@@ -58,6 +59,12 @@ SCORE_COLUMNS = [
 ]
 
 
+def results_dir(settings: Settings) -> Path:
+    """Where ``leadscore backtest`` writes its JSON results by default (``backtest/``
+    beside the warehouse); the score report reads the latest one from here."""
+    return settings.duckdb_path.parent / "backtest"
+
+
 class CannotMeasure(RuntimeError):
     """The backtest cannot measure what was asked; the message says why and what to do."""
 
@@ -74,6 +81,10 @@ class BacktestResult:
     auc: dict[str, float]
     deciles: list[dict[str, float]]
     stages: list[dict[str, float]]
+    #: Conversion per fit grade x engagement tier cell (``fit_grade``, ``engagement_tier``,
+    #: ``score_cell``, ``leads``, ``converters``, ``conversion_rate``); empty when the
+    #: scored frame has no grid columns. The score report's heat map reads it.
+    cells: list[dict] = dataclasses.field(default_factory=list)
     #: Days of the outcome window the source covers (up to the day of its last order).
     covered_days: float = 0.0
     warnings: list[str] = dataclasses.field(default_factory=list)
@@ -228,7 +239,8 @@ def evaluate(scored: pd.DataFrame, as_of: str, horizon_days: int, source: str) -
     deciles = (
         frame.groupby("decile")
         .agg(leads=("converted", "size"), converters=("converted", "sum"),
-             conversion_rate=("converted", "mean"), min_score=("lead_score", "min"))
+             conversion_rate=("converted", "mean"), min_score=("lead_score", "min"),
+             mean_score=("lead_score", "mean"))
         .reset_index()
     )
     top = deciles.loc[deciles["decile"] == 1, "conversion_rate"]
@@ -239,7 +251,24 @@ def evaluate(scored: pd.DataFrame, as_of: str, horizon_days: int, source: str) -
         .reset_index()
         .sort_values("conversion_rate", ascending=False)
     )
+    cells: list[dict] = []
+    if {"fit_grade", "engagement_tier"} <= set(frame.columns):
+        grid = (
+            frame.groupby(["fit_grade", "engagement_tier"])
+            .agg(leads=("converted", "size"), converters=("converted", "sum"),
+                 conversion_rate=("converted", "mean"))
+            .reset_index()
+            .sort_values(["fit_grade", "engagement_tier"])
+        )
+        cells = [
+            {"fit_grade": str(r["fit_grade"]), "engagement_tier": int(r["engagement_tier"]),
+             "score_cell": f"{r['fit_grade']}{int(r['engagement_tier'])}",
+             "leads": int(r["leads"]), "converters": int(r["converters"]),
+             "conversion_rate": float(r["conversion_rate"])}
+            for r in grid.to_dict("records")
+        ]
     return BacktestResult(
+        cells=cells,
         as_of=as_of,
         horizon_days=horizon_days,
         outcome_source=source,
@@ -410,6 +439,7 @@ def run_backtest(
                 f"""
                 select scores.lead_id,
                        {', '.join('scores.' + c for c in SCORE_COLUMNS)}, scores.lifecycle_stage,
+                       scores.fit_grade, scores.engagement_tier,
                        scores.purchase_probability,
                        buyers.lead_id is not null as converted
                 from marts.lead_scores as scores

@@ -1,5 +1,5 @@
 """The leadscore command: run the pipeline, validate a delivery, generate demo data,
-backtest, train the predictive score, benchmark. `leadscore COMMAND --help` documents
+backtest, train the predictive score, rebuild the score report, benchmark. `leadscore COMMAND --help` documents
 each command."""
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from orchestration.backtest import run_backtest
+    from orchestration.backtest import results_dir, run_backtest
 
     settings = settings_of(args)
     result = run_backtest(
@@ -97,13 +97,26 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         horizon_days=args.horizon_days,
         truth_dir=Path(args.truth_dir) if args.truth_dir else None,
-        out_dir=Path(args.out) if args.out else settings.duckdb_path.parent / "backtest",
+        out_dir=Path(args.out) if args.out else results_dir(settings),
         probability=not args.no_probability,
         train=not args.no_train,
     )
     for warning in result.warnings:
         print(f"leadscore: warning: {warning}", file=sys.stderr)
     print(result.format())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from orchestration import report
+    from orchestration.backtest import results_dir
+
+    settings = settings_of(args)
+    backtests = Path(args.backtest_dir) if args.backtest_dir else results_dir(settings)
+    written = report.write(settings.serving_dir, backtests)
+    for key, note in written.notes.items():
+        print(f"leadscore: note: {key}: {note}", file=sys.stderr)
+    print(f"Score report: {written.describe()}")
     return 0
 
 
@@ -127,6 +140,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.dagster_events:
+        from orchestration import bench_dagster
+        from orchestration.config import PROJECT_ROOT
+
+        figures = bench_dagster.run(out_dir=PROJECT_ROOT / "bench" / "results")
+        print(f"Dagster events of a refresh ({figures['assets']} assets, {figures['checks']} "
+              f"checks): Dagster's default SQLite storage {figures['dagster_default_sqlite_s']} s, "
+              f"leadscore's {figures['leadscore_sqlite_s']} s, in memory {figures['in_memory_s']} s "
+              f"(load average {figures['load_average_1m']}); {figures['written_to']}")
+        return 0
     from orchestration.bench import bench
 
     result = bench(args.scale, keep=args.keep, days=args.days, predictive=args.predictive)
@@ -243,6 +266,21 @@ def build_parser() -> argparse.ArgumentParser:
                       "(on the copy; the live registry is never changed; default: train one)")
     back.set_defaults(func=cmd_backtest)
 
+    rep = sub.add_parser(
+        "report", parents=[_path_flags("serving_dir", "duckdb_path")],
+        help="rebuild the score report (one offline HTML page) from the serving layer",
+        description="Write report/index.html in the serving folder from what was published "
+        "there (serving.duckdb, manifest.json, run_summary.json) and the latest `leadscore "
+        "backtest` result: score distribution, fit grade x engagement tier grid (leads, and "
+        "conversion from the backtest), lifecycle funnel, conversion, lift and calibration "
+        "per decile, score movement, top reasons, category interest, the run's quarantine "
+        "and quality gates. The warehouse is not opened (a refresh may hold it); a chart "
+        "without data is a note. `leadscore run` writes it after every publication.")
+    rep.add_argument("--backtest-dir", metavar="DIR",
+                     help="folder of `leadscore backtest` results; the newest is shown "
+                     "(default: backtest/ beside the warehouse, data/backtest)")
+    rep.set_defaults(func=cmd_report)
+
     tra = sub.add_parser(
         "train", parents=[_path_flags("duckdb_path")],
         help="train the purchase-probability model point in time and register it",
@@ -283,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--predictive", action="store_true",
                      help="also time `leadscore train` and `leadscore predict` after the "
                      "refresh (peak memory included; default: off)")
+    ben.add_argument("--dagster-events", action="store_true",
+                     help="instead, time recording a refresh's Dagster events (60 assets, 340 "
+                     "checks) on Dagster's default SQLite storage, leadscore's and in memory "
+                     "(default: off)")
     ben.set_defaults(func=cmd_bench)
 
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files "

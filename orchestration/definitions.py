@@ -3,8 +3,9 @@
 One job, ``refresh``, materialises the whole graph in one process (DuckDB allows one
 writer): landing -> dbt seeds/models up to int_lead_features (tests as checks) -> the
 predictive step (predictive/lead_predictions) -> dbt int_lead_predictions and the marts ->
-GX mart check -> serving export -> run summary. A second job, ``train``, retrains the
-purchase-probability model (weekly schedule ``weekly_training``).
+GX mart check -> serving export -> run summary -> score report (report/index.html). A
+second job, ``train``, retrains the purchase-probability model (weekly schedule
+``weekly_training``).
 It is started by
 
 - ``leadscore run`` (in process, :mod:`orchestration.refresh`),
@@ -43,7 +44,8 @@ refresh_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description=(
         "Load new landing files, build and test every dbt model, validate the lead score "
-        "mart (GX) and publish it to the serving folder for BI tools."
+        "mart (GX), publish it to the serving folder for BI tools and write the score "
+        "report (report/index.html there)."
     ),
     tags={"leadscore/refresh": "warehouse"},
 )
@@ -208,7 +210,8 @@ weekly_training = build_training_schedule()
 
 defs = dg.Definitions(
     assets=[assets.landing, assets.dbt_models, assets.lead_predictions, assets.dbt_marts,
-            assets.serving_export, assets.run_summary_json, assets.purchase_model],
+            assets.serving_export, assets.run_summary_json, assets.score_report_html,
+            assets.purchase_model],
     asset_checks=[assets.lead_scores_gx],
     jobs=[refresh_job, training_job],
     schedules=[daily_refresh, weekly_training],

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration import landing, pipeline, progress, run_summary, serving
+from orchestration.dagster_instance import ensure_dagster_home
 from orchestration.config import Settings
 from orchestration.landing import LandingFile, LoadResult
 
@@ -143,27 +144,6 @@ def _quiet(output: io.StringIO, mute_logs: bool, capture: bool) -> Iterator[None
 
 
 # ------------------------------------------------------------------------ run records
-
-
-
-
-DAGSTER_YAML = """\
-# Written by leadscore: no telemetry; UI, schedule and sensor runs queue one at a time.
-telemetry:
-  enabled: false
-run_queue:
-  max_concurrent_runs: 1
-"""
-
-
-def ensure_dagster_home(home: Path) -> Path:
-    """Create $DAGSTER_HOME with leadscore's dagster.yaml unless one exists (same content
-    as the Makefile writes for ``make ui``)."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
-    return config
 
 
 class _instance:

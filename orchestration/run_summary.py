@@ -16,7 +16,8 @@ What it holds (keys of the JSON):
 - ``checks``: the GX gates' results and the dbt tests passed of the number dbt runs;
 - ``top_leads`` (with readable labels) and ``campaigns``: leads per recommended action,
   split by whether they may be contacted;
-- ``serving``: the published files and their row counts; ``steps``: seconds per step.
+- ``serving``: the published files and their row counts; ``steps``: seconds per step;
+- ``report``: the score report the run wrote (added by its last step, :func:`add_report`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ def write(summary: dict[str, Any], serving_dir: Path) -> Path:
     tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def add_report(serving_dir: Path, run_id: str, report: Any) -> None:
+    """Add the score report the run wrote (:class:`orchestration.report.Report`) to its
+    summary (key ``report``: path, bytes, charts drawn, notes); a summary of another run
+    is left alone."""
+    summary = read(serving_dir)
+    if summary is None or summary.get("run_id") != run_id:
+        return
+    summary["report"] = {"path": str(report.path), "size_bytes": report.size_bytes,
+                         "charts": list(report.charts), "notes": dict(report.notes)}
+    write(summary, serving_dir)
 
 
 # ------------------------------------------------------------------ from the run's events
@@ -481,6 +494,10 @@ def format_text(summary: dict[str, Any], verbose: bool = False,
         lines.append(f"Serving layer for BI tools (as_of {serving_info['as_of']}, published "
                      f"{serving_info['published_at']}; {counts}):")
         lines += [f"  {path}" for path in serving_info["files"]]
+    if summary.get("report"):
+        written = summary["report"]
+        lines.append(f"Score report (one page, works offline; `leadscore report` rebuilds it): "
+                     f"{written['path']} ({written['size_bytes'] / 1e6:.2f} MB)")
     if verbose and rows_per_layer:
         lines += ["", f"Rows per layer in the warehouse {summary['warehouse']}:"]
         width = max(len(name) for name, _ in rows_per_layer)

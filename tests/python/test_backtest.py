@@ -152,3 +152,17 @@ def test_the_probability_is_compared_with_the_rule_score_on_the_same_leads() -> 
     missing = "\n".join(format_propensity({"method": "unavailable", "model_version": None,
                                            "notes": ["no model"], "rankings": {}}))
     assert "unavailable" in missing and "note: no model" in missing
+
+
+def test_conversion_is_measured_per_grade_and_tier_cell() -> None:
+    # 8 leads in A1 (4 convert), 6 in C3 (1 converts), 6 in D4 (none)
+    grid = frame([1, 1, 1, 1, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 0] + [0] * 6)
+    grid["fit_grade"] = ["A"] * 8 + ["C"] * 6 + ["D"] * 6
+    grid["engagement_tier"] = [1] * 8 + [3] * 6 + [4] * 6
+    result = evaluate(grid, "2026-10-01 00:00:00", 30, "orders in the warehouse")
+    assert [(c["score_cell"], c["leads"], c["converters"]) for c in result.cells] == [
+        ("A1", 8, 4), ("C3", 6, 1), ("D4", 6, 0)]
+    assert [round(c["conversion_rate"], 4) for c in result.cells] == [0.5, 0.1667, 0.0]
+    assert '"cells"' in result.to_json() and '"mean_score"' in result.to_json()
+    # without the grid's columns (an old frame) there are no cells, and nothing fails
+    assert evaluate(frame([1, 0, 0, 0]), "2026-10-01 00:00:00", 30, "x").cells == []

@@ -69,6 +69,8 @@ def test_graph_runs_landing_staging_scores_mart_serving(graph) -> None:
     assert key("predictive/lead_predictions") in upstream_closure(graph, key("marts/lead_scores"))
     # the run's summary is written after the publication (it reports what was published)
     assert graph.get(key("run_summary")).parent_keys == {key("serving_export")}
+    # the score report last: it shows what was published and the run summary's gates
+    assert graph.get(key("score_report_html")).parent_keys == {key("run_summary")}
     # the three landing sources are one asset, produced by the landing step
     assert not graph.get(key("landing")).is_external
     assert [k for k in graph.get_all_asset_keys() if k.path[0] == "landing"] == [key("landing")]
@@ -81,6 +83,7 @@ def test_groups_follow_the_layers(graph) -> None:
     assert groups["scores/purchase_scores"] == "scores"
     assert groups["marts/lead_scores"] == "marts"
     assert groups["serving_export"] == groups["run_summary"] == "serving"
+    assert groups["score_report_html"] == "serving"
 
 
 def test_dbt_tests_are_checks_and_gx_checks_block(graph, definitions: ModuleType) -> None:

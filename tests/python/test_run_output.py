@@ -156,6 +156,11 @@ def test_a_run_in_a_log_file_shows_progress_while_it_runs_then_the_summary(
     assert "Leads: " in stdout and "the first publication" in stdout
     assert "Top leads (" in stdout and "Campaigns: leads per recommended action" in stdout
     assert str(workspace.serving_dir / run_summary.SUMMARY_NAME) in stdout
+    # the score report, written by the run's last step, with its path and size
+    page = workspace.serving_dir / "report" / "index.html"
+    assert f"Score report (one page, works offline; `leadscore report` rebuilds it): {page} (" \
+        in stdout and page.stat().st_size > 100_000
+    assert run_summary.read(workspace.serving_dir)["report"]["path"] == str(page)
     assert "dbt nodes done" not in stdout  # progress is not mixed into the summary
 
 
