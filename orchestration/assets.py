@@ -52,7 +52,7 @@ from orchestration.predictive.refresh_step import PREDICTIONS_MODEL
 
 LANDING_KEY = dg.AssetKey(["landing"])
 LEAD_SCORES_KEY = dg.AssetKey(["marts", "lead_scores"])
-SERVED_MARTS = [dg.AssetKey(["marts", name]) for name in serving.TABLES]
+SERVED_MARTS = [dg.AssetKey(["marts", name]) for name in [*serving.TABLES, *serving.OPTIONAL_TABLES]]
 SERVING_KEY = dg.AssetKey(["serving_export"])
 RUN_SUMMARY_KEY = dg.AssetKey(["run_summary"])
 SCORE_REPORT_KEY = dg.AssetKey(["score_report_html"])
@@ -518,7 +518,8 @@ def lead_scores_gx(
     kinds={"duckdb", "parquet"},
     description=(
         "The validated marts published for BI tools: lead_scores.parquet and serving.duckdb "
-        "(lead_scores, lead_category_interest, lead_score_history) in $LEADSCORE_SERVING_DIR, "
+        "(lead_scores, lead_category_interest, lead_score_history, campaign_audiences, "
+        "campaign_results) and the campaign audiences (audiences/<campaign>.csv) in $LEADSCORE_SERVING_DIR, "
         "replaced atomically; manifest.json says what and when. Not published (BI keeps the "
         "previous version) when lead_scores would lose all its leads or more than "
         "LEADSCORE_MAX_LEAD_LOSS of them."

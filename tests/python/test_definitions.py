@@ -56,7 +56,8 @@ def test_graph_runs_landing_staging_scores_mart_serving(graph) -> None:
     assert key("landing") in upstream_closure(graph, key("staging/stg_landing__orders"))
     assert graph.get(key("serving_export")).parent_keys == {
         key("marts/lead_scores"), key("marts/lead_category_interest"),
-        key("marts/lead_score_history")}
+        key("marts/lead_score_history"), key("marts/campaign_audiences"),
+        key("marts/campaign_results")}
     chain = upstream_closure(graph, key("serving_export"))
     assert {key("landing"), key("staging/stg_landing__events"), key("scores/engagement_scores"),
             key("marts/lead_scores"), key("rules/scoring_rules")} <= chain
