@@ -357,8 +357,7 @@ def file_options(file: LandingFile) -> FormatOptions:
     try:
         return landing_formats.read_options(folder, file.entity)
     except FormatOptionsError as exc:
-        raise LandingFileError(folder / landing_formats.FORMAT_FILE, str(exc).split(": ", 1)[-1]) \
-            from exc
+        raise LandingFileError(folder / landing_formats.FORMAT_FILE, exc.problem) from exc
 
 
 def _readable(file: LandingFile, options: FormatOptions) -> Path:

@@ -78,7 +78,12 @@ class Limits:
 
 
 class FormatOptionsError(ValueError):
-    """A ``_format.yml`` that is not valid: names the file, the key and the accepted form."""
+    """A ``_format.yml`` that is not valid: names the file, the key and the accepted form.
+    The message starts with the file (``orders/_format.yml: ``); ``problem`` is the rest."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.problem = message.split(": ", 1)[-1] if ": " in message else message
 
 
 @dataclass(frozen=True)
@@ -179,8 +184,8 @@ def read_options(entity_folder: Path, entity: str) -> FormatOptions:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise FormatOptionsError(f"{where} ({path}) is not valid YAML: "
-                                 f"{str(exc).splitlines()[0]}") from exc
+        raise FormatOptionsError(f"{where}: is not valid YAML ("
+                                 f"{str(exc).splitlines()[0]})") from exc
     return parse_options(data, where)
 
 
