@@ -700,6 +700,26 @@ def _first_non_utf8(path: Path) -> tuple[int, int, int, str] | None:
     return None
 
 
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """The number of the first line (split at newline bytes) longer than ``limit`` bytes,
+    read in blocks: a huge line is never held whole."""
+    try:
+        with _open_bytes(path) as handle:
+            number, length = 1, 0
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                start = 0
+                while (end := block.find(b"\n", start)) != -1:
+                    if length + end - start > limit:
+                        return number
+                    number, length, start = number + 1, 0, end + 1
+                length += len(block) - start
+                if length > limit:
+                    return number
+    except (OSError, EOFError):
+        return None
+    return None
+
+
 def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
     """(line, why) of the first non-blank line that is not a JSON object."""
     try:
@@ -738,8 +758,9 @@ def _diagnose(file: LandingFile, library_text: str) -> str:
             )
     too_long = re.search(r"Maximum line size of (\d+) bytes exceeded", library_text)
     if too_long:
-        line = re.search(r"CSV Error on Line: (\d+)", library_text)
-        return (f"line {line[1] if line else '?'} is longer than {int(too_long[1]):,} bytes, the "
+        # DuckDB's own line number counts from where its reader started: count here
+        line = _first_long_line(file.path, int(too_long[1]))
+        return (f"line {line or '?'} is longer than {int(too_long[1]):,} bytes, the "
                 "longest line read (2 MiB or 4 x LEADSCORE_LANDING_MAX_CELL_BYTES, the most a "
                 "value may hold, whichever is larger); the file is not loaded: shorten the value, or raise the "
                 "setting if such values are expected")
