@@ -146,8 +146,9 @@ def test_a_wrong_delimiter_option_says_which_one_would_load(tmp_path):
 
 
 def test_pipe_delimiter_and_quote_options(tmp_path):
-    write(tmp_path, "orders/o.csv", "order_id|lead_id|ordered_at|amount\n'o|1'|L1|2026-12-01|5\n")
-    write(tmp_path, "orders/_format.yml", "delimiter: '|'\nquote: \"'\"\n")
+    # a quote character DuckDB's sniffer would not guess
+    write(tmp_path, "orders/o.csv", "order_id|lead_id|ordered_at|amount\n~o|1~|L1|2026-12-01|5\n")
+    write(tmp_path, "orders/_format.yml", "delimiter: '|'\nquote: '~'\n")
     assert rows(load(tmp_path), "select order_id, amount from landing.orders") == [("o|1", "5")]
 
 
