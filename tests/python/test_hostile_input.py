@@ -232,3 +232,30 @@ def test_bad_schedule_settings_name_the_variable(monkeypatch, variable, value, e
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=f"environment variable {variable} must be {expected}"):
         definitions.training_schedule_settings()  # reads all three
+
+
+def test_hostile_names_and_values_are_data_in_the_landing_gate_and_its_page(tmp_path):
+    """The GX gate judges hostile values and names as text: its message names the file
+    verbatim, and the offline quality page shows them escaped, never as markup."""
+    from orchestration.quality import QualityGateFailed
+    from orchestration.quality.landing_suite import LandingGate
+
+    settings = make_settings(tmp_path)
+    name = "orders/<script>alert('x')</script>; drop table y --.csv"
+    value = "=HYPERLINK(\"http://evil\")<img src=x onerror=alert(1)>'; drop table z; --"
+    path = settings.landing_dir / name
+    path.parent.mkdir(parents=True)
+    path.write_text("order_id,lead_id,ordered_at,amount\n"
+                    + "".join(f'o{i},L1,2026-12-01,"{value.replace(chr(34), chr(34) * 2)}"\n'
+                              for i in range(60)))
+    gate = LandingGate(settings)
+    with pytest.raises(QualityGateFailed) as caught:
+        pipeline.load_landing(settings, inspect=gate)
+    message = str(caught.value)
+    assert f"{name}: 60 of 60 rows (100.0%) would be quarantined" in message, message
+    assert "e.g. amount '=HYPERLINK(\"http://evil\")<img src=x o" in message, message
+    # GX's own examples, read back, are the delivered text (escaped only inside its pages)
+    assert not any(entity in message for entity in ("&lt;", "&quot;", "&#x27;")), message
+    pages = [p.read_text() for p in settings.gx_docs_dir.rglob("*.html")]
+    assert pages and not any("<script>alert" in page or "<img src=x" in page for page in pages)
+    assert any("&lt;script&gt;alert(" in page for page in pages)
