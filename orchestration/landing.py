@@ -596,33 +596,39 @@ def _check_limits(
     con: duckdb.DuckDBPyConnection, file: LandingFile, batch_id: int, limits: Limits
 ) -> None:
     """Refuse a file holding a value larger than ``limits.max_cell_bytes`` or JSON nested
-    deeper than ``limits.max_json_depth``: naming file, row, column and the setting. Only
-    values that could break a limit are looked at (one SQL pass over the file's rows)."""
-    table = f"{LANDING_SCHEMA}.{file.entity}"
-    for column in CONTRACT[file.entity]:
-        found = con.execute(
-            f"select _source_row, octet_length(encode({_quote(column)})) as size, "
-            f"{_quote(column)} from {table} "
-            "where _batch_id = ? and _source_file = ? and ("
-            f"octet_length(encode({_quote(column)})) > ? "
-            f"or (left(ltrim({_quote(column)}), 1) in ('[', '{{') "
-            f"and length({_quote(column)}) > 2 * ?)) "
-            "order by _source_row",
-            [batch_id, file.relative_path, limits.max_cell_bytes, limits.max_json_depth],
-        ).fetchall()
-        for row, size, value in found:
+    deeper than ``limits.max_json_depth``: naming file, row, column and the setting. One
+    SQL pass over the file's new rows finds the values that could break a limit (long
+    ones, and ones starting with a bracket long enough to nest that deep)."""
+    columns = list(CONTRACT[file.entity])
+    suspect = " or ".join(
+        f"strlen({_quote(c)}) > $cell or (left(ltrim({_quote(c)}), 1) in ('[', '{{') "
+        f"and strlen({_quote(c)}) > 2 * $depth)" for c in columns)
+    found = con.execute(
+        f"select _source_row, {', '.join(_quote(c) for c in columns)} "
+        f"from {LANDING_SCHEMA}.{file.entity} "
+        f"where _batch_id = $batch and _source_file = $file and ({suspect}) "
+        "order by _source_row limit 100",
+        {"batch": batch_id, "file": file.relative_path, "cell": limits.max_cell_bytes,
+         "depth": limits.max_json_depth},
+    ).fetchall()
+    for row, *values in found:
+        for column, value in zip(columns, values):
+            if value is None:
+                continue
+            size = len(value.encode("utf-8", errors="surrogatepass"))
             if size > limits.max_cell_bytes:
                 raise LandingFileError(file.path, (
                     f"row {row}, column {column} holds {size:,} bytes, more than the "
                     f"{limits.max_cell_bytes:,} a value may hold "
                     "(LEADSCORE_LANDING_MAX_CELL_BYTES); the file is not loaded: shorten the "
                     "value, or raise the setting if such values are expected"))
-            depth = landing_formats.json_depth(value)
-            if depth > limits.max_json_depth:
-                raise LandingFileError(file.path, (
-                    f"row {row}, column {column} holds JSON nested {depth} levels deep, more "
-                    f"than {limits.max_json_depth} (LEADSCORE_LANDING_MAX_JSON_DEPTH); the file "
-                    "is not loaded: flatten the value, or raise the setting"))
+            if value.lstrip()[:1] in ("[", "{"):
+                depth = landing_formats.json_depth(value)
+                if depth > limits.max_json_depth:
+                    raise LandingFileError(file.path, (
+                        f"row {row}, column {column} holds JSON nested {depth} levels deep, "
+                        f"more than {limits.max_json_depth} (LEADSCORE_LANDING_MAX_JSON_DEPTH); "
+                        "the file is not loaded: flatten the value, or raise the setting"))
 
 
 # ------------------------------------------------------------- why a file is unreadable
@@ -762,8 +768,8 @@ def _diagnose(file: LandingFile, library_text: str) -> str:
         line = _first_long_line(file.path, int(too_long[1]))
         return (f"line {line or '?'} is longer than {int(too_long[1]):,} bytes, the "
                 "longest line read (2 MiB or 4 x LEADSCORE_LANDING_MAX_CELL_BYTES, the most a "
-                "value may hold, whichever is larger); the file is not loaded: shorten the value, or raise the "
-                "setting if such values are expected")
+                "value may hold, whichever is larger); the file is not loaded: shorten the "
+                "value, or raise the setting if such values are expected")
     if file.fmt == "json" and _starts_with_json_array(file.path):
         return (f"holds a JSON array that cannot be read as an array of objects "
                 f"({_first_line(library_text, file.path)}); the landing contract expects "
