@@ -423,6 +423,12 @@ def file_select_sql(
     if missing and file.fmt == "csv" and (
             hint := landing_formats.delimiter_hint(file.path, options, file.entity, required)):
         raise LandingFileError(file.path, f"required column(s) {', '.join(missing)} missing; {hint}")
+    if missing and file.fmt == "json" and list(present_lower) == ["json"]:
+        # DuckDB names the one column of JSON values that are not objects "json"
+        raise LandingFileError(file.path, (
+            "holds JSON values that are not objects (numbers, strings or lists where each "
+            f"row should be {{\"column\": value, ...}}); the landing contract expects "
+            f"{FORMAT_EXPECTED['json']}"))
     if missing and file.fmt == "csv" and (ragged := _first_ragged_csv_line(file.path)):
         # DuckDB's sniffer gives up on the header of a file whose lines differ in fields
         raise LandingFileError(file.path, _ragged_problem(ragged))
