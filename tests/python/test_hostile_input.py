@@ -259,3 +259,20 @@ def test_hostile_names_and_values_are_data_in_the_landing_gate_and_its_page(tmp_
     pages = [p.read_text() for p in settings.gx_docs_dir.rglob("*.html")]
     assert pages and not any("<script>alert" in page or "<img src=x" in page for page in pages)
     assert any("&lt;script&gt;alert(" in page for page in pages)
+
+
+def test_backtest_truth_files_are_read_by_the_loader_rules(tmp_path):
+    """``leadscore backtest --truth-dir`` reads its order files with the same bound paths
+    and dialect options as the loader."""
+    from orchestration import backtest
+
+    truth = tmp_path / "tru'th; dir"
+    for name, (order, day) in {"orders/x*.csv": ("o1", "01/12/2026"),
+                               "orders/x1.csv": ("o2", "02/12/2026")}.items():
+        path = truth / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"order_id;lead_id;ordered_at;amount\n{order};L1;{day};1,5\n")
+    (truth / "orders" / "_format.yml").write_text("delimiter: ';'\ndate_format: '%d/%m/%Y'\n")
+    files = backtest._truth_orders(truth)
+    found = backtest._outcomes(duckdb.connect(), files)
+    assert sorted(str(t.date()) for t in found.ordered_at) == ["2026-12-01", "2026-12-02"]
