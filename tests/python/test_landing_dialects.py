@@ -249,3 +249,17 @@ def test_the_gate_names_the_option_for_decimal_commas_and_day_first_dates(tmp_pa
         .startswith("Set `date_format: '%d.%m.%Y'` in orders/_format.yml")
     assert "'%d/%m/%y'` (with the time part" in _option_hint(
         "day_first", Example("events/e.csv", 1, "occurred_at", "02/06/26 10:00"))
+
+
+@pytest.mark.parametrize("target", ["folder", "file"])
+def test_leadscore_validate_reads_a_delivery_with_its_format_file(tmp_path, target):
+    from orchestration.validate import validate_delivery
+
+    settings = make_settings(tmp_path / "work")
+    delivery = tmp_path / "delivery"
+    write(delivery, "leads/crm.csv", WINDOWS_1252.encode("cp1252"))
+    write(delivery, "leads/_format.yml", "encoding: windows-1252\n")
+    found = validate_delivery(delivery if target == "folder" else delivery / "leads" / "crm.csv",
+                              settings)
+    assert found.unreadable == []
+    assert [(entity, rows) for entity, _, rows in found.files] == [("leads", 2)]
