@@ -28,7 +28,7 @@ import gzip
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,6 @@ class FormatOptions:
     date_formats: tuple[str, ...] = ()
     #: the ``_format.yml`` these came from (None: defaults), shown as e.g. events/_format.yml
     source: str | None = None
-    given: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_utf8(self) -> bool:
@@ -172,7 +171,7 @@ def parse_options(data: Any, where: str) -> FormatOptions:
         kwargs["date_formats"] = _date_formats(data["date_format"], where)
     if kwargs.get("delimiter") and kwargs.get("delimiter") == kwargs.get("quote"):
         raise FormatOptionsError(f"{where}: delimiter and quote must differ")
-    return FormatOptions(**kwargs, source=where, given=frozenset(str(k) for k in data))
+    return FormatOptions(**kwargs, source=where)
 
 
 def read_options(entity_folder: Path, entity: str) -> FormatOptions:

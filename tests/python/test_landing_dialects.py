@@ -161,12 +161,16 @@ def test_decimal_comma_is_normalised_in_number_columns_only(tmp_path):
           "o1;L1;2026-12-01;12,50;EUR\n"
           "o2;L1;2026-12-01;1.234,5;EUR\n"
           "o3;L1;2026-12-01;7;EUR\n"
-          "o4;L1,2;2026-12-01;12,5x;EUR\n")
+          "o4;L1,2;2026-12-01;12,5x;EUR\n"
+          "o5;L1;2026-12-01;1.500;EUR\n"
+          "o6;L1;2026-12-01;1.5;EUR\n")
     write(tmp_path, "orders/_format.yml", "delimiter: ';'\ndecimal: ','\n")
     assert rows(load(tmp_path), "select order_id, lead_id, amount from landing.orders "
                                 "order by _source_row") == [
         ("o1", "L1", "12.50"), ("o2", "L1", "1234.5"), ("o3", "L1", "7"),
         ("o4", "L1,2", "12,5x"),  # not a number: kept as delivered (staging quarantines it)
+        ("o5", "L1", "1500"),  # a thousands point
+        ("o6", "L1", "1.5"),  # not a group of three: left alone
     ]
 
 
