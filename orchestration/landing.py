@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -134,9 +135,19 @@ class LandingFileError(RuntimeError):
     """A landing file that cannot be loaded; the message names the file and the cause."""
 
     def __init__(self, path: Path, problem: str):
-        super().__init__(f"landing file {path}: {problem}")
+        super().__init__(f"landing file {shown_path(path)}: {problem}")
         self.path = path
         self.problem = problem
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as a message shows it: control characters (a newline, an ESC that would
+    drive the terminal) escaped as in Python (``\\n``, ``\\x1b``), the rest as it is."""
+    text = str(path)
+    if not any(unicodedata.category(char) == "Cc" for char in text):
+        return text
+    return "".join(char.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(char) == "Cc" else char for char in text)
 
 
 class LandingFolderMissing(FileNotFoundError):
@@ -529,7 +540,8 @@ def load(
                 )
                 continue
             file_loaded_at = first_loaded.get((file.relative_path, sha), loaded_at)
-            progress.activity(f"loading {file.relative_path} ({len(result.files) + 1} new file(s))")
+            progress.activity(f"loading {shown_path(file.relative_path)} "
+                              f"({len(result.files) + 1} new file(s))")
             rows = _load_file(con, file, batch_id, file_loaded_at, limits or Limits()) \
                 if file.size else 0
             con.execute(

@@ -32,6 +32,7 @@ HOSTILE_NAMES = [
     "events/x*.csv",  # a glob pattern: must read this file only, not x1.csv as well
     "events/x1.csv",
     "events/a\\b.csv",
+    "events/new\nline and \x1b[31mred.csv",  # control characters in a name
 ]
 
 
@@ -276,3 +277,15 @@ def test_backtest_truth_files_are_read_by_the_loader_rules(tmp_path):
     files = backtest._truth_orders(truth)
     found = backtest._outcomes(duckdb.connect(), files)
     assert sorted(str(t.date()) for t in found.ordered_at) == ["2026-12-01", "2026-12-02"]
+
+
+def test_a_refused_file_with_control_characters_in_its_name_is_named_on_one_line(tmp_path):
+    path = tmp_path / "orders" / "o\n\x1b[2Jcleared.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("order_id,lead_id\no1,L1\n")  # required columns missing
+    with pytest.raises(landing.LandingFileError) as caught:
+        landing.load(duckdb.connect(), tmp_path)
+    message = str(caught.value)
+    assert caught.value.path == path
+    assert message.startswith(f"landing file {tmp_path}/orders/o\\n\\x1b[2Jcleared.csv: "), message
+    assert "\n" not in message and "\x1b" not in message
