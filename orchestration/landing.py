@@ -365,6 +365,14 @@ def file_options(file: LandingFile) -> FormatOptions:
     """The dialect options of the file's entity folder; a bad ``_format.yml`` is a
     :class:`LandingFileError` naming it."""
     folder = entity_folder(file)
+    for sub_folder in file.path.parents:
+        if sub_folder == folder:
+            break
+        if (sub_folder / landing_formats.FORMAT_FILE).is_file():  # would silently not apply
+            raise LandingFileError(sub_folder / landing_formats.FORMAT_FILE, (
+                f"the options of {file.entity}/ are read from {file.entity}/"
+                f"{landing_formats.FORMAT_FILE} only, for every file below it: move this file "
+                "there (one dialect per entity folder)"))
     try:
         return landing_formats.read_options(folder, file.entity)
     except FormatOptionsError as exc:

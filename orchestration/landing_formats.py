@@ -178,6 +178,10 @@ def read_options(entity_folder: Path, entity: str) -> FormatOptions:
     """The options in ``<entity_folder>/_format.yml`` (defaults when there is none)."""
     path = entity_folder / FORMAT_FILE
     where = f"{entity}/{FORMAT_FILE}"
+    for misnamed in ("_format.yaml", "_format.YML", "format.yml"):
+        if (entity_folder / misnamed).is_file() and not path.is_file():
+            raise FormatOptionsError(f"{where}: found {entity}/{misnamed} instead; the options "
+                                     f"are read from {FORMAT_FILE} only: rename it")
     if not path.is_file():
         return FormatOptions()
     try:

@@ -267,3 +267,25 @@ def test_leadscore_validate_reads_a_delivery_with_its_format_file(tmp_path, targ
                               settings)
     assert found.unreadable == []
     assert [(entity, rows) for entity, _, rows in found.files] == [("leads", 2)]
+
+
+def test_a_format_file_where_it_would_not_apply_is_an_error(tmp_path):
+    write(tmp_path, "orders/2026/o.csv", f"{ORDER_HEADER}\no1,L1,2026-12-01,1,EUR\n")
+    nested = write(tmp_path, "orders/2026/_format.yml", "delimiter: ','\n")
+    named, problem = refused(tmp_path)
+    assert named == nested
+    assert problem.startswith("the options of orders/ are read from orders/_format.yml only"), problem
+    nested.rename(tmp_path / "orders" / "_format.yaml")
+    named, problem = refused(tmp_path)
+    assert named == tmp_path / "orders" / "_format.yml"
+    assert "found orders/_format.yaml instead" in problem, problem
+    (tmp_path / "orders" / "_format.yaml").rename(tmp_path / "orders" / "_format.yml")
+    assert rows(load(tmp_path), "select order_id from landing.orders") == [("o1",)]
+
+
+@pytest.mark.parametrize(("name", "options"), [("o.tsv", None), ("o.txt.csv", "delimiter: '\\t'\n")])
+def test_tab_separated_files(tmp_path, name, options):
+    write(tmp_path, f"orders/{name}", "order_id\tlead_id\tordered_at\tamount\no;1\tL1\t2026-12-01\t2\n")
+    if options:
+        write(tmp_path, "orders/_format.yml", options)
+    assert rows(load(tmp_path), "select order_id, amount from landing.orders") == [("o;1", "2")]
