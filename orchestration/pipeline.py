@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -171,9 +170,8 @@ def dbt_executable() -> str:
 
 
 def dbt_vars(as_of: str | None) -> str:
-    """The --vars argument for a run (YAML; written as JSON, which YAML reads, so the
-    value is quoted by the encoder and never pasted in)."""
-    return json.dumps({"as_of": as_of}) if as_of else "{}"
+    """The --vars argument for a run (YAML)."""
+    return "{as_of: '" + as_of + "'}" if as_of else "{}"
 
 
 def run_dbt(

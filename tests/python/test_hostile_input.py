@@ -289,10 +289,3 @@ def test_a_refused_file_with_control_characters_in_its_name_is_named_on_one_line
     assert caught.value.path == path
     assert message.startswith(f"landing file {tmp_path}/orders/o\\n\\x1b[2Jcleared.csv: "), message
     assert "\n" not in message and "\x1b" not in message
-
-
-def test_dbt_vars_quote_the_as_of_as_data():
-    import yaml
-
-    for as_of in ("2026-12-01 00:00:00", "x'}; {y: 'z", 'a"b\\'):
-        assert yaml.safe_load(pipeline.dbt_vars(as_of)) == {"as_of": as_of}
