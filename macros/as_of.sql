@@ -1,8 +1,14 @@
 {#- The point in time of a scoring run. Nothing on or after it counts.
     var('as_of') accepts 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS]' or ISO 'YYYY-MM-DDTHH:MM:SS'
-    (read as UTC); default: the run's start (UTC). -#}
+    (read as UTC); without it, the environment variable LEADSCORE_AS_OF (same forms);
+    default: the run's start (UTC). The `leadscore` commands pass it by the environment:
+    a var that changes on every run makes dbt re-parse the whole project each time, an
+    environment variable only the files that read it. -#}
 {% macro as_of_string() -%}
     {%- set raw = var('as_of', none) -%}
+    {%- if raw is none or (raw | string | trim) == '' -%}
+        {%- set raw = env_var('LEADSCORE_AS_OF', '') -%}
+    {%- endif -%}
     {%- if raw is none or (raw | string | trim) == '' -%}
         {{- return(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) -}}
     {%- endif -%}
@@ -15,7 +21,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if ns.parsed is none -%}
-        {{ exceptions.raise_compiler_error("var 'as_of' must look like YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS' (UTC), got: " ~ raw) }}
+        {{ exceptions.raise_compiler_error("as_of (var 'as_of' or LEADSCORE_AS_OF) must look like YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS' (UTC), got: " ~ raw) }}
     {%- endif -%}
     {{- return(ns.parsed.strftime('%Y-%m-%d %H:%M:%S')) -}}
 {%- endmacro %}

@@ -354,7 +354,8 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
                options: RefreshOptions, step: str, title: str) -> Iterator[Any]:
     """``dbt build`` of this asset's selection (seeds, models, data tests; unit tests run
     in ``make test``), with its progress."""
-    args = [*DBT_BUILD_ARGS, "--vars", pipeline.dbt_vars(run_as_of(context, options))]
+    args = list(DBT_BUILD_ARGS)
+    dbt_env = {**warehouse.dbt_env(), **pipeline.as_of_env(run_as_of(context, options))}
     if options.full_refresh:
         args.append("--full-refresh")
     warehouse.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
@@ -364,7 +365,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     state = progress.DbtProgress()
     with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
             progress.step(step, title) as outcome:
-        with temporary_environment(warehouse.dbt_env()):  # the subprocess starts inside cli()
+        with temporary_environment(dbt_env):  # the subprocess starts inside cli()
             invocation = dbt.cli(args, context=context)
         yield from _stream_with_progress(context, invocation, state)
         outcome.text = state.describe()

@@ -169,9 +169,13 @@ def dbt_executable() -> str:
     return found
 
 
-def dbt_vars(as_of: str | None) -> str:
-    """The --vars argument for a run (YAML)."""
-    return "{as_of: '" + as_of + "'}" if as_of else "{}"
+def as_of_env(as_of: str | None) -> dict[str, str]:
+    """The environment that gives dbt a run's ``as_of`` (``macros/as_of.sql``; empty: the
+    run's start). An environment variable, not ``--vars``: dbt re-parses the whole project
+    when the vars change and only the files that read a changed environment variable, so
+    a refresh at a new ``as_of`` keeps dbt's partial parsing. Always set, so a value left
+    in the caller's shell never leaks into a run."""
+    return {"LEADSCORE_AS_OF": as_of or ""}
 
 
 def run_dbt(
@@ -182,8 +186,8 @@ def run_dbt(
     quiet: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run one dbt command from the project root against the configured warehouse."""
-    env = {**os.environ, **settings.dbt_env()}
-    command = [dbt_executable(), *args, "--vars", dbt_vars(as_of)]
+    env = {**os.environ, **settings.dbt_env(), **as_of_env(as_of)}
+    command = [dbt_executable(), *args]
     log.info("running %s", " ".join(command))
     settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(

@@ -271,3 +271,20 @@ def test_full_refresh_keeps_when_each_file_was_first_loaded(tmp_path):
             landing.load(con, tmp_path / "landing", full_refresh=True, now=refresh_at)
             rows = con.execute("select city, _loaded_at from landing.leads order by city").fetchall()
             assert rows == [("Berlin", t1), ("Essen", t2), ("Ulm", t2)]
+
+
+def test_a_new_as_of_keeps_dbt_partial_parsing_and_reaches_the_sql(tmp_path):
+    """as_of reaches dbt by the environment: a refresh at a new as_of re-parses only the
+    files that read it (a changed --vars re-parses the whole project every run)."""
+    settings = make_settings(tmp_path)
+    target = tmp_path / "target"
+    first = pipeline.run_dbt(settings, ["parse", "--target-path", str(target)],
+                             as_of="2026-10-01 00:00:00", quiet=True)
+    assert "Unable to do partial parsing because saved manifest not found" in first.stdout
+    second = pipeline.run_dbt(
+        settings, ["compile", "--target-path", str(target), "--select", "int_orders_as_of"],
+        as_of="2026-10-02 06:30:00", quiet=True)
+    assert "Unable to do partial parsing" not in second.stdout, second.stdout
+    compiled = next(target.rglob("int_orders_as_of.sql")).read_text(encoding="utf-8")
+    assert "'2026-10-02 06:30:00'" in compiled
+    assert "2026-10-01" not in compiled

@@ -163,11 +163,10 @@ def test_changing_a_seed_weight_changes_scores_the_documented_way(tmp_path, gene
 
     settings = make_settings(tmp_path / "wh")
     shutil.copy(generated_warehouse.duckdb_path, settings.duckdb_path)
-    env = {**os.environ, **settings.dbt_env()}
+    env = {**os.environ, **settings.dbt_env(), **pipeline.as_of_env(GENERATED_AS_OF)}
     subprocess.run(
         [pipeline.dbt_executable(), "build", "--quiet", "--select", "dimension_settings", "tag:as_of",
-         "--exclude-resource-type", "unit_test", "test",  # just the new weights and the scores
-         "--vars", pipeline.dbt_vars(GENERATED_AS_OF)],
+         "--exclude-resource-type", "unit_test", "test"],  # just the new weights and the scores
         cwd=project, env=env, check=True, capture_output=True, text=True,
     )
     mart = query(settings, "select lead_score, purchase_score from marts.lead_scores")
