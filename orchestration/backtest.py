@@ -45,7 +45,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration import landing, pipeline
+from orchestration import landing, landing_formats, pipeline
 from orchestration.config import Settings
 from orchestration.predictive.refresh_step import PREDICTIONS_MODEL
 
@@ -330,8 +330,13 @@ def _outcomes(
 ) -> pd.DataFrame:
     """Every order of the outcome source: lead_id, counts_as_purchase, ordered_at."""
     if truth_files:
-        union = " union all ".join(landing.file_select_sql(con, f) for f in truth_files)
-        return con.execute(_ORDERS_SQL.format(union=union)).df()
+        selects = [landing.file_select_sql(con, f) for f in truth_files]
+        union = " union all ".join(sql for sql, _ in selects)
+        params = [p for _, file_params in selects for p in file_params]
+        try:
+            return con.execute(_ORDERS_SQL.format(union=union), params).df()
+        finally:
+            landing_formats.release()
     return con.execute(
         "select lead_id, counts_as_purchase, ordered_at from staging.stg_landing__orders"
     ).df()

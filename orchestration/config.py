@@ -7,9 +7,12 @@ resolved against the project root, so the command works from any working directo
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from orchestration.landing_formats import DEFAULT_MAX_CELL_BYTES, DEFAULT_MAX_JSON_DEPTH, Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +34,21 @@ PATH_ENV: dict[str, str] = {
 #: Where ``make run`` keeps the demo shop; ``leadscore run --demo-if-empty`` generates
 #: demo data only here (a user-supplied landing folder that does not exist is an error).
 DEFAULT_LANDING_DIR = PROJECT_ROOT / "data" / "landing"
+
+
+#: DuckDB's memory_limit: a number and a unit (8GB, 512MB, 1.5GiB).
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _size(name: str, default: str) -> str:
+    """A memory size such as 8GB from the environment (DuckDB's memory_limit form)."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    if not _SIZE.fullmatch(raw.strip()):
+        raise ValueError(f"environment variable {name} must be a size: a number and a unit "
+                         f"(B, KB, MB, GB, TB, KiB, MiB, GiB or TiB), e.g. 8GB or 512MB, got {raw!r}")
+    return raw.strip()
 
 
 def _float(name: str, default: float) -> float:
@@ -63,7 +81,7 @@ def _at_least(name: str, default: int, minimum: int) -> int:
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
+        value = int(raw.strip())
     except ValueError:
         value = minimum - 1
     if value < minimum:
@@ -127,6 +145,14 @@ class Settings:
     #: Mart gate: the mean purchase probability must lie within this factor of the purchase
     #: rate observed on the model's validation fold (LEADSCORE_MAX_PROBABILITY_RATIO).
     max_probability_ratio: float = 2.0
+    #: The most one landing value may hold (bytes) and how deeply JSON in one may nest; a
+    #: file with a larger value is refused by name (README, "File formats and dialects").
+    landing_max_cell_bytes: int = DEFAULT_MAX_CELL_BYTES
+    landing_max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+
+    @property
+    def landing_limits(self) -> Limits:
+        return Limits(self.landing_max_cell_bytes, self.landing_max_json_depth)
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Path | str | None] | None = None) -> "Settings":
@@ -152,17 +178,21 @@ class Settings:
             duckdb_path=path("duckdb_path", "data/warehouse.duckdb"),
             serving_dir=path("serving_dir", "data/serving"),
             gx_docs_dir=path("gx_docs_dir", "data/gx_docs"),
-            duckdb_memory_limit=os.environ.get("LEADSCORE_DUCKDB_MEMORY_LIMIT") or "8GB",
-            duckdb_threads=int(_float("LEADSCORE_DUCKDB_THREADS", float(os.cpu_count() or 2))),
+            duckdb_memory_limit=_size("LEADSCORE_DUCKDB_MEMORY_LIMIT", "8GB"),
+            duckdb_threads=_at_least("LEADSCORE_DUCKDB_THREADS", os.cpu_count() or 2, minimum=1),
             duckdb_temp_dir=_path("LEADSCORE_DUCKDB_TEMP_DIR", "data/tmp/duckdb"),
-            dbt_threads=int(_float("LEADSCORE_DBT_THREADS", 2)),
+            dbt_threads=_at_least("LEADSCORE_DBT_THREADS", 2, minimum=1),
             max_quarantine_share=_share("LEADSCORE_MAX_QUARANTINE_SHARE", 0.2),
             max_grade_share=_share("LEADSCORE_MAX_GRADE_SHARE", 0.98),
             max_lead_loss=_share("LEADSCORE_MAX_LEAD_LOSS", 0.5),
-            gx_max_rows=int(_float("LEADSCORE_GX_MAX_ROWS", 100_000)),
+            gx_max_rows=_at_least("LEADSCORE_GX_MAX_ROWS", 100_000, minimum=1),
             dbt_runs_kept=_at_least("LEADSCORE_DBT_RUNS_KEPT", 5, minimum=1),
             train_if_missing=_flag("LEADSCORE_TRAIN_IF_MISSING", True),
             max_probability_ratio=_at_least_float("LEADSCORE_MAX_PROBABILITY_RATIO", 2.0, 1.0),
+            landing_max_cell_bytes=_at_least("LEADSCORE_LANDING_MAX_CELL_BYTES",
+                                             DEFAULT_MAX_CELL_BYTES, minimum=1024),
+            landing_max_json_depth=_at_least("LEADSCORE_LANDING_MAX_JSON_DEPTH",
+                                             DEFAULT_MAX_JSON_DEPTH, minimum=1),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -64,17 +64,39 @@ training_job = dg.define_asset_job(
 )
 
 
+def _cron(variable: str, default: str) -> str:
+    """A cron expression from the environment; a bad one names the variable."""
+    from dagster._utils.schedules import is_valid_cron_schedule
+
+    cron = (os.environ.get(variable) or default).strip()
+    if not is_valid_cron_schedule(cron):
+        raise ValueError(f"environment variable {variable} must be a cron expression of five "
+                         f"fields (minute hour day month weekday), e.g. {default!r}, got {cron!r}")
+    return cron
+
+
+def _timezone(variable: str, default: str) -> str:
+    """An IANA time zone name from the environment; a bad one names the variable."""
+    import zoneinfo
+
+    timezone = (os.environ.get(variable) or default).strip()
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"environment variable {variable} must be an IANA time zone name such "
+                         f"as UTC or Europe/Berlin, got {timezone!r}") from None
+    return timezone
+
+
 def schedule_settings() -> tuple[str, str]:
     """(cron, timezone) of the daily refresh, from the environment."""
-    cron = os.environ.get("LEADSCORE_SCHEDULE_CRON") or SCHEDULE_CRON_DEFAULT
-    timezone = os.environ.get("LEADSCORE_SCHEDULE_TIMEZONE") or SCHEDULE_TIMEZONE_DEFAULT
-    return cron, timezone
+    return (_cron("LEADSCORE_SCHEDULE_CRON", SCHEDULE_CRON_DEFAULT),
+            _timezone("LEADSCORE_SCHEDULE_TIMEZONE", SCHEDULE_TIMEZONE_DEFAULT))
 
 
 def training_schedule_settings() -> tuple[str, str]:
     """(cron, timezone) of the weekly training, from the environment."""
-    cron = os.environ.get("LEADSCORE_TRAINING_CRON") or TRAINING_CRON_DEFAULT
-    return cron, schedule_settings()[1]
+    return _cron("LEADSCORE_TRAINING_CRON", TRAINING_CRON_DEFAULT), schedule_settings()[1]
 
 
 def _schedule(name: str, job: dg.UnresolvedAssetJobDefinition, cron: str, timezone: str,

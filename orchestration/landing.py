@@ -1,8 +1,11 @@
 """The landing zone: discover raw files and load them, untouched, into the warehouse.
 
 The contract (README, "The landing-zone contract"): one sub-folder per entity, any number
-of files per folder, Parquet / CSV (optionally .gz) / JSON lines chosen by extension.
-Extra columns are ignored and missing optional columns become null.
+of files per folder, Parquet / CSV (optionally .gz) / JSON lines or a JSON array chosen by
+extension. Extra columns are ignored and missing optional columns become null. A folder's
+``_format.yml`` states its dialect (encoding, delimiter, decimal comma, date format): see
+:mod:`orchestration.landing_formats`, which also keeps every path and option out of the
+SQL text (bound parameters).
 
 Every landing row is copied as text into ``landing.<entity>`` with where it came from
 (file, row number, load batch, load time) and a per-entity delivery sequence number. No
@@ -25,6 +28,7 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,7 +36,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import progress
+from orchestration import landing_formats, progress
+from orchestration.landing_formats import FormatOptions, FormatOptionsError, Limits
 
 log = logging.getLogger(__name__)
 
@@ -122,23 +127,35 @@ FORMATS: dict[str, str] = {
 #: What the contract expects of each format, in messages.
 FORMAT_EXPECTED: dict[str, str] = {
     "parquet": "a Parquet file",
-    "csv": "CSV text in UTF-8 with a header row (delimiter comma, semicolon or tab)",
-    "json": "JSON lines in UTF-8: one JSON object per line",
+    "csv": "CSV text with a header row (UTF-8 unless the folder's _format.yml sets `encoding`; "
+           "delimiter detected unless it sets `delimiter`)",
+    "json": "JSON lines (one JSON object per line) or a JSON array of objects, in UTF-8 unless "
+            "the folder's _format.yml sets `encoding`",
 }
-FORMAT_NAMES: dict[str, str] = {"parquet": "Parquet", "csv": "CSV", "json": "JSON lines"}
-SUPPORTED_TYPES = ("Parquet (.parquet, .pq), CSV (.csv, .tsv, optionally .gz) or JSON lines "
-                   "(.jsonl, .ndjson, .json, optionally .gz)")
-#: There are no per-folder format options (encoding, decimal comma, date order) yet.
-CONVERT = "leadscore has no option to read this yet: convert the file and deliver it again"
+FORMAT_NAMES: dict[str, str] = {"parquet": "Parquet", "csv": "CSV", "json": "JSON"}
+SUPPORTED_TYPES = ("Parquet (.parquet, .pq), CSV (.csv, .tsv, optionally .gz) or JSON lines / "
+                   "a JSON array (.jsonl, .ndjson, .json, optionally .gz)")
+#: What to do about a file no option reads.
+CONVERT = "convert the file and deliver it again"
 
 
 class LandingFileError(RuntimeError):
     """A landing file that cannot be loaded; the message names the file and the cause."""
 
     def __init__(self, path: Path, problem: str):
-        super().__init__(f"landing file {path}: {problem}")
+        super().__init__(f"landing file {shown_path(path)}: {problem}")
         self.path = path
         self.problem = problem
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as a message shows it: control characters (a newline, an ESC that would
+    drive the terminal) escaped as in Python (``\\n``, ``\\x1b``), the rest as it is."""
+    text = str(path)
+    if not any(unicodedata.category(char) == "Cc" for char in text):
+        return text
+    return "".join(char.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(char) == "Cc" else char for char in text)
 
 
 class LandingFolderMissing(FileNotFoundError):
@@ -347,37 +364,102 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
     ensure_table(con)
 
 
-def _reader_sql(file: LandingFile, columns: Iterable[str] | None = None) -> str:
-    path = _literal(str(file.path))
-    if file.fmt == "parquet":
-        return f"read_parquet({path})"
-    if file.fmt == "csv":
-        delim = ", delim = '\\t'" if ".tsv" in file.path.name.lower() else ""
-        return f"read_csv({path}, header = true, all_varchar = true{delim})"
-    if columns is None:
-        return f"read_json({path}, format = 'newline_delimited')"
-    spec = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
-    return f"read_json({path}, format = 'newline_delimited', columns = {{{spec}}})"
+def entity_folder(file: LandingFile) -> Path:
+    """The entity's folder (where its ``_format.yml`` lives), also for files in sub-folders."""
+    return file.path.parents[len(Path(file.relative_path).parts) - 2]
 
 
-def file_select_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
-    """SQL selecting the file's rows as the entity's contract columns (text), in file
-    order, plus ``_source_row``. Raises :class:`LandingFileError` when the file cannot be
-    read or lacks a required column."""
-    contract = CONTRACT[file.entity]
-    if file.fmt == "json" and _starts_with_json_array(file.path):
-        raise LandingFileError(file.path, _json_array_problem(file))
+def file_options(file: LandingFile) -> FormatOptions:
+    """The dialect options of the file's entity folder; a bad ``_format.yml`` is a
+    :class:`LandingFileError` naming it."""
+    folder = entity_folder(file)
+    for sub_folder in file.path.parents:
+        if sub_folder == folder:
+            break
+        if (sub_folder / landing_formats.FORMAT_FILE).is_file():  # would silently not apply
+            raise LandingFileError(sub_folder / landing_formats.FORMAT_FILE, (
+                f"the options of {file.entity}/ are read from {file.entity}/"
+                f"{landing_formats.FORMAT_FILE} only, for every file below it: move this file "
+                "there (one dialect per entity folder)"))
     try:
-        described = con.execute(f"describe select * from {_reader_sql(file)}").fetchall()
+        return landing_formats.read_options(folder, file.entity)
+    except FormatOptionsError as exc:
+        raise LandingFileError(folder / landing_formats.FORMAT_FILE, exc.problem) from exc
+
+
+def _readable(file: LandingFile, options: FormatOptions) -> Path:
+    try:
+        return landing_formats.readable_path(file.path, file.fmt, options)
+    except landing_formats.TranscodeError as exc:
+        raise LandingFileError(file.path, (
+            f"line {exc.line} cannot be decoded as {options.encoding}: "
+            + landing_formats.encoding_hint(options, file.entity, exc.byte))) from exc
+    except (OSError, EOFError) as exc:
+        raise LandingFileError(file.path, f"cannot be read ({exc})") from exc
+
+
+def _reader(
+    file: LandingFile,
+    options: FormatOptions,
+    limits: Limits,
+    columns: Iterable[str] | None = None,
+) -> tuple[str, list]:
+    """The DuckDB table function reading the file, and its parameters: the path (glob
+    characters escaped) and every option are bound, never pasted into the SQL."""
+    path = landing_formats.glob_escaped(_readable(file, options))
+    if file.fmt == "parquet":
+        return "read_parquet(?)", [path]
+    if file.fmt == "csv":
+        sql = "read_csv(?, header = true, all_varchar = true, max_line_size = ?"
+        params: list = [path, limits.csv_max_line_size]
+        delimiter = options.delimiter or ("\t" if ".tsv" in file.path.name.lower() else None)
+        if delimiter is not None:
+            sql += ", delim = ?"
+            params.append(delimiter)
+        if options.quote is not None:
+            sql += ", quote = ?"
+            params.append(options.quote)
+        return sql + ")", params
+    layout = "array" if _starts_with_json_array(file.path) else "newline_delimited"
+    sql = f"read_json(?, format = '{layout}', maximum_object_size = ?"
+    params = [path, limits.json_max_object_size]
+    if columns is None:
+        return sql + ")", params
+    spec = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in columns)
+    return sql + f", columns = {{{spec}}})", params
+
+
+def file_select_sql(
+    con: duckdb.DuckDBPyConnection, file: LandingFile, limits: Limits | None = None
+) -> tuple[str, list]:
+    """SQL selecting the file's rows as the entity's contract columns (text, normalised by
+    the folder's dialect options), in file order, plus ``_source_row``, with its
+    parameters. Raises :class:`LandingFileError` when the file cannot be read or lacks a
+    required column."""
+    limits = limits or Limits()
+    contract = CONTRACT[file.entity]
+    options = file_options(file)
+    reader, reader_params = _reader(file, options, limits)
+    try:
+        described = con.execute(f"describe select * from {reader}", reader_params).fetchall()
     except duckdb.Error as exc:
         raise unreadable(file, exc) from exc
     present_lower = {row[0].lower(): row[0] for row in described}
     missing = [c for c, required in contract.items() if required and c not in present_lower]
+    required = [c for c, needed in contract.items() if needed]
+    if missing and file.fmt == "csv" and (
+            hint := landing_formats.delimiter_hint(file.path, options, file.entity, required)):
+        raise LandingFileError(file.path, f"required column(s) {', '.join(missing)} missing; {hint}")
+    if missing and file.fmt == "json" and list(present_lower) == ["json"]:
+        # DuckDB names the one column of JSON values that are not objects "json"
+        raise LandingFileError(file.path, (
+            "holds JSON values that are not objects (numbers, strings or lists where each "
+            f"row should be {{\"column\": value, ...}}); the landing contract expects "
+            f"{FORMAT_EXPECTED['json']}"))
     if missing and file.fmt == "csv" and (ragged := _first_ragged_csv_line(file.path)):
         # DuckDB's sniffer gives up on the header of a file whose lines differ in fields
         raise LandingFileError(file.path, _ragged_problem(ragged))
     if missing:
-        required = [c for c, needed in contract.items() if needed]
         raise LandingFileError(
             file.path,
             f"required column(s) {', '.join(missing)} missing; the file has: "
@@ -386,31 +468,36 @@ def file_select_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
             "rename or add the columns",
         )
     source_cols = [present_lower[c] for c in contract if c in present_lower]
-    select = [
-        f"cast({_quote(present_lower[c])} as varchar) as {_quote(c)}"
-        if c in present_lower
-        else f"cast(null as varchar) as {_quote(c)}"
-        for c in contract
-    ]
+    select, params = [], []
+    for c in contract:
+        if c not in present_lower:
+            select.append(f"cast(null as varchar) as {_quote(c)}")
+            continue
+        expression, expression_params = landing_formats.normalised(
+            f"cast({_quote(present_lower[c])} as varchar)", c, options)
+        select.append(f"{expression} as {_quote(c)}")
+        params += expression_params
     if file.fmt == "parquet":
         # Parquet knows each row's position: numbering stays parallel (row_number() over ()
         # would read the file on one thread)
-        reader = f"read_parquet({_literal(str(file.path))}, file_row_number = true)"
+        reader = "read_parquet(?, file_row_number = true)"
         row_number = "file_row_number + 1"
     else:
-        reader = _reader_sql(file, source_cols if file.fmt == "json" else None)
+        reader, reader_params = _reader(file, options, limits,
+                                        source_cols if file.fmt == "json" else None)
         row_number = "row_number() over ()"
     return (
-        f"select {', '.join(select)}, {_literal(file.relative_path)} as _source_file, "
-        f"{row_number} as _source_row from {reader}"
+        f"select {', '.join(select)}, ? as _source_file, "
+        f"{row_number} as _source_row from {reader}",
+        [*params, file.relative_path, *reader_params],
     )
 
 
 def file_relation(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
     """The file's rows as a DuckDB relation (see :func:`file_select_sql`)."""
-    sql = file_select_sql(con, file)
+    sql, params = file_select_sql(con, file)
     try:
-        return con.sql(sql)
+        return con.sql(sql, params=params)
     except duckdb.Error as exc:
         raise unreadable(file, exc) from exc
 
@@ -422,10 +509,12 @@ def load(
     full_refresh: bool = False,
     inspect: BatchInspector | None = None,
     now: datetime | None = None,
+    limits: Limits | None = None,
 ) -> LoadResult:
     """Load every new landing file into ``landing.<entity>`` in one transaction.
 
     ``full_refresh`` forgets what was loaded before and reloads every file.
+    ``limits`` bound what one value may hold (a file with a larger one is refused).
     ``inspect`` sees each entity's new rows, all files of the load together, before the
     load commits (quality gates); raising stops the load and nothing of it is kept.
     """
@@ -467,8 +556,10 @@ def load(
                 )
                 continue
             file_loaded_at = first_loaded.get((file.relative_path, sha), loaded_at)
-            progress.activity(f"loading {file.relative_path} ({len(result.files) + 1} new file(s))")
-            rows = _load_file(con, file, batch_id, file_loaded_at) if file.size else 0
+            progress.activity(f"loading {shown_path(file.relative_path)} "
+                              f"({len(result.files) + 1} new file(s))")
+            rows = _load_file(con, file, batch_id, file_loaded_at, limits or Limits()) \
+                if file.size else 0
             con.execute(
                 f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [file.entity, file.relative_path, file.size, file.mtime_ns, sha, batch_id, rows,
@@ -486,6 +577,8 @@ def load(
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        landing_formats.release()
     if not result.files:
         result.batch_id = None
     return result
@@ -507,8 +600,9 @@ def _load_file(
     file: LandingFile,
     batch_id: int,
     loaded_at: datetime,
+    limits: Limits,
 ) -> int:
-    select_sql = file_select_sql(con, file)
+    select_sql, params = file_select_sql(con, file, limits)
     table = f"{LANDING_SCHEMA}.{file.entity}"
     next_seq = con.execute(f"select coalesce(max(_ingest_seq), 0) from {table}").fetchone()[0]
     columns = ", ".join(_quote(c) for c in CONTRACT[file.entity])
@@ -523,11 +617,52 @@ def _load_file(
                    _source_row,
                    cast({_literal(loaded_at.isoformat(sep=' '))} as timestamp) as _loaded_at
             from ({select_sql}) as landing_file
-            """
+            """,
+            params,
         ).fetchone()[0]
     except duckdb.Error as exc:
         raise unreadable(file, exc) from exc
+    _check_limits(con, file, batch_id, limits)
     return int(inserted)
+
+
+def _check_limits(
+    con: duckdb.DuckDBPyConnection, file: LandingFile, batch_id: int, limits: Limits
+) -> None:
+    """Refuse a file holding a value larger than ``limits.max_cell_bytes`` or JSON nested
+    deeper than ``limits.max_json_depth``: naming file, row, column and the setting. One
+    SQL pass over the file's new rows finds the values that could break a limit (long
+    ones, and ones starting with a bracket long enough to nest that deep)."""
+    columns = list(CONTRACT[file.entity])
+    suspect = " or ".join(
+        f"strlen({_quote(c)}) > $cell or (left(ltrim({_quote(c)}), 1) in ('[', '{{') "
+        f"and strlen({_quote(c)}) > 2 * $depth)" for c in columns)
+    found = con.execute(
+        f"select _source_row, {', '.join(_quote(c) for c in columns)} "
+        f"from {LANDING_SCHEMA}.{file.entity} "
+        f"where _batch_id = $batch and _source_file = $file and ({suspect}) "
+        "order by _source_row limit 100",
+        {"batch": batch_id, "file": file.relative_path, "cell": limits.max_cell_bytes,
+         "depth": limits.max_json_depth},
+    ).fetchall()
+    for row, *values in found:
+        for column, value in zip(columns, values):
+            if value is None:
+                continue
+            size = len(value.encode("utf-8", errors="surrogatepass"))
+            if size > limits.max_cell_bytes:
+                raise LandingFileError(file.path, (
+                    f"row {row}, column {column} holds {size:,} bytes, more than the "
+                    f"{limits.max_cell_bytes:,} a value may hold "
+                    "(LEADSCORE_LANDING_MAX_CELL_BYTES); the file is not loaded: shorten the "
+                    "value, or raise the setting if such values are expected"))
+            if value.lstrip()[:1] in ("[", "{"):
+                depth = landing_formats.json_depth(value)
+                if depth > limits.max_json_depth:
+                    raise LandingFileError(file.path, (
+                        f"row {row}, column {column} holds JSON nested {depth} levels deep, "
+                        f"more than {limits.max_json_depth} (LEADSCORE_LANDING_MAX_JSON_DEPTH); "
+                        "the file is not loaded: flatten the value, or raise the setting"))
 
 
 # ------------------------------------------------------------- why a file is unreadable
@@ -554,16 +689,6 @@ def _starts_with_json_array(path: Path) -> bool:
     except (OSError, EOFError):
         return False
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
-
-
-def _json_array_problem(file: LandingFile) -> str:
-    name, stem = file.path.name, file.path.name.split(".")[0]
-    command = (f"gunzip -c {name} | jq -c '.[]' > {stem}.jsonl" if name.lower().endswith(".gz")
-               else f"jq -c '.[]' {name} > {stem}.jsonl")
-    return (
-        "holds a JSON array (its first character is '['); the landing contract expects "
-        f"{FORMAT_EXPECTED['json']}. {CONVERT}, e.g. `{command}`"
-    )
 
 
 def _first_ragged_csv_line(path: Path) -> tuple[int, int, int] | None:
@@ -615,6 +740,26 @@ def _first_non_utf8(path: Path) -> tuple[int, int, int, str] | None:
     return None
 
 
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """The number of the first line (split at newline bytes) longer than ``limit`` bytes,
+    read in blocks: a huge line is never held whole."""
+    try:
+        with _open_bytes(path) as handle:
+            number, length = 1, 0
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                start = 0
+                while (end := block.find(b"\n", start)) != -1:
+                    if length + end - start > limit:
+                        return number
+                    number, length, start = number + 1, 0, end + 1
+                length += len(block) - start
+                if length > limit:
+                    return number
+    except (OSError, EOFError):
+        return None
+    return None
+
+
 def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
     """(line, why) of the first non-blank line that is not a JSON object."""
     try:
@@ -624,6 +769,8 @@ def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
                     continue
                 try:
                     value = json.loads(line)
+                except RecursionError:
+                    return number, "JSON nested too deeply to read"
                 except ValueError as error:
                     return number, f"not valid JSON: {getattr(error, 'msg', error)}"
                 if not isinstance(value, dict):
@@ -635,21 +782,32 @@ def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
 
 def _diagnose(file: LandingFile, library_text: str) -> str:
     expected = FORMAT_EXPECTED[file.fmt]
-    if file.fmt == "json" and _starts_with_json_array(file.path):
-        return _json_array_problem(file)
-    if file.fmt != "parquet":
+    try:
+        options = landing_formats.read_options(entity_folder(file), file.entity)
+    except FormatOptionsError:
+        options = FormatOptions()
+    if file.fmt != "parquet" and options.is_utf8:
         found = _first_non_utf8(file.path)
         if found is not None:
             line, column, byte, text = found
-            try:
-                guess = f" ({bytes([byte]).decode('cp1252')!r} in Windows-1252 / Latin-1)"
-            except UnicodeDecodeError:
-                guess = ""
             return (
-                f"is not UTF-8: line {line}, character {column} is the byte 0x{byte:02x}"
-                f"{guess} in \"{text}\"; the landing contract expects {expected}. {CONVERT}, "
-                f"e.g. `iconv -f WINDOWS-1252 -t UTF-8 {file.path.name} > utf8_{file.path.name}`"
+                f"is not UTF-8: line {line}, character {column} is the byte 0x{byte:02x} in "
+                f"\"{text}\"; {landing_formats.encoding_hint(options, file.entity, byte)} "
+                f"(or {CONVERT}, e.g. `iconv -f WINDOWS-1252 -t UTF-8 {file.path.name} > "
+                f"utf8_{file.path.name}`)"
             )
+    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded", library_text)
+    if too_long:
+        # DuckDB's own line number counts from where its reader started: count here
+        line = _first_long_line(file.path, int(too_long[1]))
+        return (f"line {line or '?'} is longer than {int(too_long[1]):,} bytes, the "
+                "longest line read (2 MiB or 4 x LEADSCORE_LANDING_MAX_CELL_BYTES, the most a "
+                "value may hold, whichever is larger); the file is not loaded: shorten the "
+                "value, or raise the setting if such values are expected")
+    if file.fmt == "json" and _starts_with_json_array(file.path):
+        return (f"holds a JSON array that cannot be read as an array of objects "
+                f"({_first_line(library_text, file.path)}); the landing contract expects "
+                f"{expected}: check that the file is complete")
     if file.fmt == "json":
         bad = _first_bad_json_line(file.path)
         if bad is not None:
@@ -665,6 +823,7 @@ def _first_line(library_text: str, path: Path) -> str:
     """DuckDB's first line, without its error class and without the file's path."""
     line = (library_text.strip().splitlines() or ["unknown error"])[0]
     line = re.sub(r"^[A-Za-z ]*Error: ", "", line)
-    for quoted in (f"'{path}'", f'"{path}"', str(path)):
-        line = line.replace(f" in file {quoted}", "").replace(f" {quoted}", "")
+    for shown in (str(path), landing_formats.glob_escaped(path)):
+        for quoted in (f"'{shown}'", f'"{shown}"', shown):
+            line = line.replace(f" in file {quoted}", "").replace(f" {quoted}", "")
     return line.rstrip(". ")

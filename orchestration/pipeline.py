@@ -154,7 +154,8 @@ def load_landing(
 ) -> landing.LoadResult:
     """Copy new landing files into the warehouse (see :mod:`orchestration.landing`)."""
     with contextlib.closing(connect(settings)) as con:
-        return landing.load(con, settings.landing_dir, full_refresh=full_refresh, inspect=inspect)
+        return landing.load(con, settings.landing_dir, full_refresh=full_refresh, inspect=inspect,
+                            limits=settings.landing_limits)
 
 
 def dbt_executable() -> str:

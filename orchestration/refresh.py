@@ -254,7 +254,16 @@ def _failure_report(
     if docs.exists() and "Quality page" not in shown:  # link only what was written
         lines.append(f"Quality page (GX results, offline): {docs}")
     previous = serving.read_manifest(settings.serving_dir)
-    if previous:
+    published = "serving_export" in {event.step_key for event in result.get_step_success_events()}
+    if published and previous:
+        # a step after the export failed (the run summary, the score report): BI already
+        # reads this run's scores
+        lines.append(
+            f"The serving layer was updated by this run before the failure: BI tools read the "
+            f"version published {previous['published_at']} (as_of {previous['as_of']}) in "
+            f"{settings.serving_dir}."
+        )
+    elif previous:
         lines.append(
             f"The serving layer was not updated: BI tools still read the version published "
             f"{previous['published_at']} (as_of {previous['as_of']}) in {settings.serving_dir}."

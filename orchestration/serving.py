@@ -284,6 +284,9 @@ def _write_copies(
     }
     with contextlib.closing(duckdb.connect(":memory:", config=config)) as con:
         con.execute("set TimeZone = 'UTC'")
+        # ATTACH takes no bound parameters (DuckDB's parser): the paths are string literals
+        # with every quote doubled, DuckDB's complete escaping (no backslash escapes); a
+        # test publishes into folders named with quotes, semicolons and spaces
         con.execute(f"attach {_sql_literal(str(settings.duckdb_path))} as warehouse (read_only)")
         con.execute(f"attach {_sql_literal(str(tmp_duckdb))} as serving")
         row_counts: dict[str, int] = {}
@@ -311,10 +314,8 @@ def _write_copies(
         as_of = con.execute(
             "select strftime(max(as_of), '%Y-%m-%d %H:%M:%S') from serving.main.lead_scores"
         ).fetchone()[0]
-        con.execute(
-            f"copy serving.main.lead_scores to {_sql_literal(str(tmp_parquet))} "
-            "(format parquet, compression zstd)"
-        )
+        # the path goes to the driver as a value, never into the SQL text
+        con.table("serving.main.lead_scores").write_parquet(str(tmp_parquet), compression="zstd")
         con.execute("checkpoint serving")
         con.execute("detach serving")
         con.execute("detach warehouse")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import landing
+from orchestration import landing, landing_formats
 from orchestration.config import Settings
 from orchestration.quality.report import SuiteReport
 
@@ -163,6 +163,13 @@ def validate_delivery(path: Path, settings: Settings, entity: str | None = None)
             staged = staged_root / entity_name / f"{len(names):05d}" / file.name
             staged.parent.mkdir(parents=True, exist_ok=True)
             staged.symlink_to(file.resolve())
+            # the entity folder's dialect options (_format.yml) go with it
+            for folder in [file.parent, *file.parent.parents]:
+                if (folder / landing_formats.FORMAT_FILE).is_file():
+                    landing_formats.copy_format_file(folder, staged_root / entity_name)
+                    break
+                if folder == path or folder.name == entity_name:
+                    break
             names[staged.relative_to(staged_root).as_posix()] = shown
         while names:  # a file that cannot be read is reported and left out; the rest is judged
             gate = LandingGate(dataclasses.replace(settings, gx_docs_dir=Path(tmp) / "docs"),
@@ -175,9 +182,13 @@ def validate_delivery(path: Path, settings: Settings, entity: str | None = None)
             })
             with contextlib.closing(con):
                 try:
-                    load = landing.load(con, staged_root, inspect=gate.validate)
+                    load = landing.load(con, staged_root, inspect=gate.validate,
+                                        limits=settings.landing_limits)
                 except landing.LandingFileError as error:
                     relative = error.path.relative_to(staged_root).as_posix()
+                    if relative not in names:  # a folder's _format.yml: no file can load
+                        result.unreadable.append((relative, error.problem))
+                        break
                     result.unreadable.append((names.pop(relative), error.problem))
                     error.path.unlink()
                     continue

@@ -187,7 +187,8 @@ def keep_sample(settings: Settings, max_leads: int, seed: int) -> int | None:
             order by 1, 2
             """).fetchall()
         for schema, table in tables:
-            con.execute(f'delete from "{schema}"."{table}" where lead_id not in '
+            quoted = ".".join('"' + name.replace('"', '""') + '"' for name in (schema, table))
+            con.execute(f"delete from {quoted} where lead_id not in "
                         "(select lead_id from main.training_sample)")
         con.execute("checkpoint")
     log.info("training on a sample of %d of %d leads (training_max_leads_per_snapshot)",

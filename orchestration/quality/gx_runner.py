@@ -7,7 +7,9 @@ a pandas data source, and a Data Docs site rooted at ``docs_dir``.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,8 +57,40 @@ def _is_missing(value: Any) -> bool:
 
 
 def _run_name(batch_name: str) -> str:
-    """Data Docs store runs by name in a folder: no path separators."""
-    return batch_name.replace("/", "__").replace("\\", "__")
+    """Data Docs store runs by name in a folder: no path separators. The name is a
+    delivered file name, and GX's index page renders it as HTML: markup characters are
+    escaped (a file called <img onerror=...>.csv shows as text, runs nothing)."""
+    return html.escape(batch_name, quote=True).replace("/", "__").replace("\\", "__")
+
+
+_MARKUP = re.compile(r"[&<>\"']")
+
+
+def _escape(value: Any) -> Any:
+    return html.escape(value, quote=True) if isinstance(value, str) and _MARKUP.search(value) \
+        else value
+
+
+def _unescape(value: Any) -> Any:
+    return html.unescape(value) if isinstance(value, str) and "&" in value else value
+
+
+def markup_escaped(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with markup characters in its text escaped (``<`` -> ``&lt;``).
+
+    GX's Data Docs put unexpected values and index values into their pages as raw HTML, so
+    a delivered value such as ``<img src=x onerror=...>`` would run in the reader's browser.
+    Escaping is one-to-one and leaves text without ``& < > " '`` alone, so nulls, value
+    sets (seeds hold no such characters) and uniqueness judge exactly as before; the
+    examples read back from GX are unescaped (:meth:`GxValidator._examples`)."""
+    text_columns = [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c].dtype)
+                    or pd.api.types.is_string_dtype(frame[c].dtype)]
+    if not text_columns:
+        return frame
+    escaped = frame.copy()
+    for column in text_columns:
+        escaped[column] = frame[column].map(_escape)
+    return escaped
 
 
 def _fmt_share(count: int, total: int) -> str:
@@ -114,6 +148,7 @@ class GxValidator:
     ) -> SuiteReport:
         """Validate ``frame``; the run is named after the batch in the Data Docs."""
         definition = self._definition(suite)
+        frame = markup_escaped(frame)
         result_format: dict[str, Any] = {
             "result_format": "SUMMARY",
             "partial_unexpected_count": MAX_EXAMPLES,
@@ -197,11 +232,11 @@ class GxValidator:
         if indexed and index_columns and isinstance(indexed[0], dict):
             examples = []
             for item in indexed[:MAX_EXAMPLES]:
-                value = item.get(column) if column else None
+                value = _unescape(item.get(column)) if column else None
                 where = ", ".join(
-                    f"{INDEX_LABELS.get(c, c)} {item.get(c)}" for c in index_columns
+                    f"{INDEX_LABELS.get(c, c)} {_unescape(item.get(c))}" for c in index_columns
                 )
                 examples.append(where if _is_missing(value) else f"{_fmt_value(value)} ({where})")
             return tuple(examples)
         values = details.get("partial_unexpected_list") or []
-        return tuple(_fmt_value(v) for v in values[:MAX_EXAMPLES])
+        return tuple(_fmt_value(_unescape(v)) for v in values[:MAX_EXAMPLES])

@@ -302,8 +302,6 @@ def format_hints(rules: EntityRules, batch: GateBatch) -> list[str]:
     """What the contract expects, for values in a format it does not read (a decimal
     comma, a day-first date), and what to do. Looked for in the values that do not parse
     (the first rows of each typed column in the validated frame) and in the examples."""
-    from orchestration.landing import CONVERT
-
     candidates = [e for rows in batch.examples.values() for e in rows]
     frame = batch.frame
     for column in rules.typed:
@@ -322,9 +320,26 @@ def format_hints(rules: EntityRules, batch: GateBatch) -> list[str]:
             found.setdefault(("day_first", example.column), example)
     return [
         _HINTS[hint].format(column=column, example=f"{example.value!r} (file {example.file}, "
-                            f"row {example.row})") + f". {CONVERT}"
+                            f"row {example.row})") + f". {_option_hint(hint, example)}"
         for (hint, column), example in found.items()
     ]
+
+
+def _option_hint(hint: str, example: Example) -> str:
+    """The ``_format.yml`` option that would load such values (orchestration.landing_formats)."""
+    from orchestration.landing import CONVERT
+    from orchestration.landing_formats import FORMAT_FILE
+
+    where = f"{example.file.split('/', 1)[0]}/{FORMAT_FILE}"
+    if hint == "decimal_comma":
+        return f"Set `decimal: ','` in {where} (or {CONVERT})"
+    text = (example.value or "").strip()
+    match = _DAY_FIRST.fullmatch(text)
+    separator = text[len(match[1])]
+    year = "%Y" if len(match[3]) == 4 else "%y"
+    time = " (with the time part of the values, e.g. '%H:%M:%S')" if match[4] else ""
+    return (f"Set `date_format: '%d{separator}%m{separator}{year}'`{time} in {where} "
+            f"(or {CONVERT})")
 
 
 def gate_frame(

@@ -46,27 +46,18 @@ def load_error(root: Path, relative: str, content: bytes) -> tuple[Path, str]:
     [
         pytest.param(  # a CSV exported as Windows-1252 / Latin-1
             "leads/crm.csv", b"lead_id,city\nL1,Berlin\nL2,M\xfcnchen\n",
-            ["is not UTF-8: line 3, character 5 is the byte 0xfc ('\xfc' in Windows-1252",
-             "the landing contract expects CSV text in UTF-8", "convert the file",
-             "iconv -f WINDOWS-1252 -t UTF-8 crm.csv"],
+            ["is not UTF-8: line 3, character 5 is the byte 0xfc",
+             "('\xfc' in windows-1252", "set the file's encoding, e.g. `encoding: windows-1252`, "
+             "in leads/_format.yml", "convert the file", "iconv -f WINDOWS-1252 -t UTF-8 crm.csv"],
             id="non-utf8-csv"),
         pytest.param(
             "leads/crm.jsonl.gz", gzip.compress(b'{"lead_id": "L1", "city": "M\xfcnchen"}\n'),
-            ["is not UTF-8: line 1", "0xfc", "expects JSON lines in UTF-8", "convert the file"],
+            ["is not UTF-8: line 1", "0xfc", "`encoding: windows-1252`", "convert the file"],
             id="non-utf8-jsonl-gz"),
-        pytest.param(  # one line: DuckDB reads it as one row with a column "json"
-            "orders/export.json", f"[{ORDER}]\n".encode(),
-            ["holds a JSON array (its first character is '[')",
-             "expects JSON lines in UTF-8: one JSON object per line", "convert the file",
-             "jq -c '.[]' export.json > export.jsonl"],
-            id="json-array-one-line"),
-        pytest.param(
-            "orders/export.json", f"  [\n  {ORDER},\n  {ORDER}\n]\n".encode(),
-            ["holds a JSON array", "one JSON object per line", "jq -c"],
-            id="json-array-pretty"),
+        # JSON arrays load (tests/python/test_landing_dialects.py)
         pytest.param(
             "orders/broken.jsonl", f"{ORDER}\n{{\"order_id\": \"o2\", oops}}\n".encode(),
-            ["line 2 is not valid JSON", "expects JSON lines in UTF-8"],
+            ["line 2 is not valid JSON", "expects JSON lines (one JSON object per line)"],
             id="bad-json-line"),
         pytest.param(  # a decimal comma in a comma-separated file, unquoted
             "orders/eu.csv",

@@ -143,6 +143,24 @@ def test_failing_mart_check_stops_the_publish(built: Built) -> None:
     assert published(settings.serving_dir) == before
 
 
+def test_a_failure_after_the_export_says_the_scores_were_published(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration import report
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the report could not be drawn")
+
+    monkeypatch.setattr(report, "build", broken)
+    settings = built.workspace.settings()
+    with pytest.raises(RefreshFailed) as caught:
+        refresh(settings, as_of=AS_OF)
+    message = str(caught.value)
+    assert message.splitlines()[0].startswith("the refresh stopped (step score_report_html)")
+    assert "serving layer was updated by this run before the failure" in message
+    assert "not updated" not in message
+
+
 def test_flooded_landing_file_stops_the_run_before_dbt(workspace: Workspace) -> None:
     generate_landing(workspace.landing_dir, day_range=(0, 1), bad_row_share=0.6, seed=3)
     settings = workspace.settings()
