@@ -197,7 +197,8 @@ def publish(settings: Settings, run_id: str | None = None, as_of: str | None = N
     tmp_link = _temp_path(serving_dir, AUDIENCES_NAME + "-link", tag)
     temps = [tmp_parquet, tmp_duckdb, tmp_duckdb.with_name(tmp_duckdb.name + ".wal"), tmp_manifest, tmp_link]
     try:
-        row_counts, mart_as_of, audiences = _write_copies(settings, tmp_duckdb, tmp_parquet, tmp_audiences)
+        row_counts, mart_as_of = _write_copies(settings, tmp_duckdb, tmp_parquet)
+        audiences = _write_audiences(tmp_duckdb, tmp_audiences) if "campaign_audiences" in row_counts else None
         check_lead_count(settings, row_counts["lead_scores"], previous)
         if (mart_as_of or as_of) is None:
             raise ValueError(
@@ -269,12 +270,19 @@ def record_publication(settings: Settings, run_id: str | None = None) -> None:
         )
 
 
-def _write_copies(
-    settings: Settings, tmp_duckdb: Path, tmp_parquet: Path, tmp_audiences: Path
-) -> tuple[dict[str, int], str | None, dict[str, dict[str, object]] | None]:
-    """Write the serving DuckDB file, the Parquet file and the audience exports (into
-    ``tmp_audiences``; None when the warehouse has no campaign_audiences) from the warehouse."""
+def _write_audiences(serving_duckdb: Path, folder: Path) -> dict[str, dict[str, object]]:
+    """Write the audience exports into ``folder`` from the serving copy just written."""
     from orchestration import audiences as audience_exports
+
+    with contextlib.closing(duckdb.connect(str(serving_duckdb), read_only=True)) as con:
+        return audience_exports.write_exports(con, "main.campaign_audiences", folder)
+
+
+def _write_copies(
+    settings: Settings, tmp_duckdb: Path, tmp_parquet: Path
+) -> tuple[dict[str, int], str | None]:
+    """Write the serving DuckDB file and the Parquet file from the warehouse (the optional
+    campaign marts too, when the warehouse has them)."""
 
     settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
     config = {
@@ -307,10 +315,6 @@ def _write_copies(
                 row_counts[table] = int(
                     con.execute(f"select count(*) from serving.main.{table}").fetchone()[0]
                 )
-        exports = (
-            audience_exports.write_exports(con, "serving.main.campaign_audiences", tmp_audiences)
-            if "campaign_audiences" in row_counts else None
-        )
         as_of = con.execute(
             "select strftime(max(as_of), '%Y-%m-%d %H:%M:%S') from serving.main.lead_scores"
         ).fetchone()[0]
@@ -319,4 +323,4 @@ def _write_copies(
         con.execute("checkpoint serving")
         con.execute("detach serving")
         con.execute("detach warehouse")
-    return row_counts, as_of, exports
+    return row_counts, as_of
