@@ -181,6 +181,9 @@ class LoadResult:
     batch_id: int | None
     loaded_at: datetime
     files: list[tuple[LandingFile, int]] = field(default_factory=list)
+    #: Rows of this load deleted before the gate because they belong to a person erased
+    #: on request (orchestration.privacy), per entity; counted, never quarantined.
+    dropped_erased: dict[str, int] = field(default_factory=dict)
 
     def rows(self, entity: str) -> int:
         return sum(rows for f, rows in self.files if f.entity == entity)
@@ -195,6 +198,12 @@ class LoadResult:
 #: columns as text, ``_source_file``, ``_source_row``). Raising rolls the whole load back;
 #: used by the quality gates.
 BatchInspector = Callable[[str, list[LandingFile], duckdb.DuckDBPyRelation], None]
+
+#: Called once per load with new rows, inside its transaction and before the gate, with
+#: the connection and the batch id: deletes the batch's rows that must not be kept (those
+#: of people erased on request, orchestration.privacy.drop_erased_rows) and returns how
+#: many per entity.
+BatchDropper = Callable[[duckdb.DuckDBPyConnection, int], dict[str, int]]
 
 
 def file_format(path: Path) -> str | None:
@@ -414,12 +423,14 @@ def load(
     full_refresh: bool = False,
     inspect: BatchInspector | None = None,
     now: datetime | None = None,
+    drop: BatchDropper | None = None,
 ) -> LoadResult:
     """Load every new landing file into ``landing.<entity>`` in one transaction.
 
     ``full_refresh`` forgets what was loaded before and reloads every file.
     ``inspect`` sees each entity's new rows, all files of the load together, before the
     load commits (quality gates); raising stops the load and nothing of it is kept.
+    ``drop`` deletes rows of the new batch before the gate sees them (erased people).
     """
     loaded_at = (now or datetime.now(timezone.utc)).replace(tzinfo=None, microsecond=0)
     files = discover(landing_dir)
@@ -468,6 +479,8 @@ def load(
             )
             result.files.append((file, rows))
             log.info("loaded %s rows from %s", rows, file.relative_path)
+        if drop is not None and result.files:
+            result.dropped_erased = drop(con, batch_id)
         if inspect is not None:
             for entity in CONTRACT:
                 new_files = [f for f, _ in result.files if f.entity == entity]
