@@ -58,6 +58,11 @@ LEDGER_TABLE = f"{LEDGER_SCHEMA}.erasure_ledger"
 #: Seconds ``leadscore erase`` waits for a running refresh by default.
 DEFAULT_LOCK_TIMEOUT = 600.0
 
+#: The direct identifiers of the landing contract per entity: clear only in the landing
+#: copy (landing.leads); the quarantine's raw rows hold 'sha256:<hash>' instead
+#: (macros/landing_columns.sql, landing_direct_identifiers: keep the two in step).
+DIRECT_IDENTIFIERS: dict[str, list[str]] = {"events": [], "leads": ["email"], "orders": []}
+
 #: Kinds of erased values, as recorded in the ledger.
 LEAD, ANONYMOUS, EMAIL = "lead_id", "anonymous_id", "email_hash"
 #: The landing columns matched at load, per entity: column -> (kind, SQL of the value
