@@ -92,6 +92,22 @@ def _flag(name: str, default: bool) -> bool:
     raise ValueError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
+def _days_or_keep(name: str) -> int | None:
+    """A number of days (0 or more) from the environment, or None for "keep" (unset, empty
+    or the word keep)."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw == "" or raw.lower() == "keep":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"environment variable {name} must be a whole number of days (0 or "
+                         f"more) or 'keep', got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives and how DuckDB may use the machine."""
@@ -127,6 +143,10 @@ class Settings:
     #: Mart gate: the mean purchase probability must lie within this factor of the purchase
     #: rate observed on the model's validation fold (LEADSCORE_MAX_PROBABILITY_RATIO).
     max_probability_ratio: float = 2.0
+    #: Landing copies of rows that every model has processed are deleted from the
+    #: warehouse once loaded this many days ago (LEADSCORE_LANDING_RETENTION_DAYS; None:
+    #: kept). The landing files themselves are the shop's and never touched.
+    landing_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Path | str | None] | None = None) -> "Settings":
@@ -163,6 +183,7 @@ class Settings:
             dbt_runs_kept=_at_least("LEADSCORE_DBT_RUNS_KEPT", 5, minimum=1),
             train_if_missing=_flag("LEADSCORE_TRAIN_IF_MISSING", True),
             max_probability_ratio=_at_least_float("LEADSCORE_MAX_PROBABILITY_RATIO", 2.0, 1.0),
+            landing_retention_days=_days_or_keep("LEADSCORE_LANDING_RETENTION_DAYS"),
         )
 
     def dbt_env(self) -> dict[str, str]:

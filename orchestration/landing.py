@@ -41,6 +41,10 @@ MANIFEST_TABLE = f"{LANDING_SCHEMA}._files"
 #: One row per scoring published to the serving layer (written by orchestration.serving);
 #: lead_scores compares with published scorings only.
 PUBLICATIONS_TABLE = f"{LANDING_SCHEMA}._publications"
+#: The largest ``_ingest_seq`` each entity had when landing rows were deleted (retention
+#: pruning, erasure: orchestration.privacy), so that a delivery number is never reused:
+#: staging's incremental models key their rows by it.
+SEQ_FLOOR_TABLE = f"{LANDING_SCHEMA}._ingest_seq_floor"
 
 #: The landing contract: every column the project reads, per entity, and which are required.
 CONTRACT: dict[str, dict[str, bool]] = {
@@ -515,7 +519,7 @@ def _load_file(
 ) -> int:
     select_sql = file_select_sql(con, file)
     table = f"{LANDING_SCHEMA}.{file.entity}"
-    next_seq = con.execute(f"select coalesce(max(_ingest_seq), 0) from {table}").fetchone()[0]
+    next_seq = next_ingest_seq(con, file.entity)
     columns = ", ".join(_quote(c) for c in CONTRACT[file.entity])
     try:
         inserted = con.execute(
@@ -533,6 +537,21 @@ def _load_file(
     except duckdb.Error as exc:
         raise unreadable(file, exc) from exc
     return int(inserted)
+
+
+def next_ingest_seq(con: duckdb.DuckDBPyConnection, entity: str) -> int:
+    """The largest delivery number the entity ever had (its rows', or the floor kept when
+    rows were deleted, :data:`SEQ_FLOOR_TABLE`); new rows number on from it."""
+    current = con.execute(
+        f"select coalesce(max(_ingest_seq), 0) from {LANDING_SCHEMA}.{entity}").fetchone()[0]
+    has_floor = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [LANDING_SCHEMA, SEQ_FLOOR_TABLE.split(".", 1)[1]]).fetchone()[0]
+    if not has_floor:
+        return int(current)
+    floor = con.execute(f"select coalesce(max(max_ingest_seq), 0) from {SEQ_FLOOR_TABLE} "
+                        "where entity = ?", [entity]).fetchone()[0]
+    return int(max(current, floor))
 
 
 # ------------------------------------------------------------- why a file is unreadable

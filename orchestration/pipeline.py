@@ -157,6 +157,8 @@ def load_landing(
     from orchestration import privacy
 
     with contextlib.closing(connect(settings)) as con:
+        if not full_refresh:  # a full refresh reloads every file anyway
+            privacy.prune_landing(settings, con)
         return landing.load(con, settings.landing_dir, full_refresh=full_refresh, inspect=inspect,
                             drop=lambda con_, batch: privacy.drop_erased_rows(settings, con_, batch))
 

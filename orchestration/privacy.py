@@ -34,13 +34,14 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ import duckdb
 
 from orchestration import pipeline
 from orchestration.config import Settings
+
+log = logging.getLogger(__name__)
 
 SALT_ENV = "LEADSCORE_ERASURE_SALT"
 SALT_FILE_NAME = "erasure_salt"
@@ -394,6 +397,10 @@ def erase(settings: Settings, lead_ids: list[str], *,
                 con.executemany("insert into erase_leads values (?)", [[i] for i in lead_ids])
                 tables = _warehouse_tables(con)
                 _collect_related(con, tables)
+                for entity in LANDING_MATCHES:
+                    if f'"landing"."{entity}"' in tables:
+                        keep_seq_floor(con, entity)
+                tables = _warehouse_tables(con)  # with the floor table
                 receipt.anonymous_ids = con.execute("select count(*) from erase_anonymous").fetchone()[0]
                 receipt.email_hashes = con.execute("select count(*) from erase_emails").fetchone()[0]
                 for table, columns in tables.items():
@@ -470,3 +477,74 @@ def scrub_summary(serving_dir: Path, ids: set[str]) -> bool:
         return False
     run_summary.write(cleaned, serving_dir)
     return True
+
+
+# ------------------------------------------------------------------ landing retention
+
+
+def keep_seq_floor(con: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """Before landing rows are deleted: remember the entity's largest delivery number
+    (orchestration.landing.SEQ_FLOOR_TABLE), so that it is never handed out again."""
+    from orchestration.landing import SEQ_FLOOR_TABLE, next_ingest_seq
+
+    con.execute(f"create table if not exists {SEQ_FLOOR_TABLE} (entity varchar, max_ingest_seq bigint)")
+    highest = next_ingest_seq(con, entity)
+    con.execute(f"delete from {SEQ_FLOOR_TABLE} where entity = ?", [entity])
+    con.execute(f"insert into {SEQ_FLOOR_TABLE} values (?, ?)", [entity, highest])
+
+
+def prune_landing(settings: Settings, con: duckdb.DuckDBPyConnection,
+                  now: datetime | None = None) -> dict[str, int]:
+    """Delete the landing copies loaded more than ``landing_retention_days`` ago whose
+    rows every model has processed (LEADSCORE_LANDING_RETENTION_DAYS; None: keep all).
+
+    A row is processed when staging's base model holds it (by ``_ingest_seq``) and, if
+    it is quarantined, the quarantine holds its raw row. The next incremental refresh
+    reads only newer batches, so pruning changes none of its results (tested); a full
+    refresh (``leadscore run --full-refresh``) reloads every landing file. One limit: a
+    row re-delivered after its earlier copy was pruned is judged without it (as a first
+    delivery), so for events, whose first delivery wins, a conflicting re-delivery then
+    wins instead. Rows pruned per entity."""
+    from orchestration.landing import CONTRACT, LANDING_SCHEMA
+
+    days = settings.landing_retention_days
+    if days is None:
+        return {}
+    cutoff = (now or datetime.now(timezone.utc)).replace(tzinfo=None) - timedelta(days=days)
+    existing = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database()").fetchall()}
+    if "quarantine.quarantined_rows" not in existing:
+        return {}
+    pruned: dict[str, int] = {}
+    con.execute("begin transaction")
+    try:
+        for entity in CONTRACT:
+            base = f"staging.base_landing__{entity}"
+            if f"{LANDING_SCHEMA}.{entity}" not in existing or base not in existing:
+                continue
+            keep_seq_floor(con, entity)
+            count = con.execute(
+                f"""
+                delete from {LANDING_SCHEMA}.{entity} as landing_rows
+                where landing_rows._loaded_at < $cutoff
+                    and exists (
+                        select 1 from {base} as base
+                        where base._ingest_seq = landing_rows._ingest_seq
+                            and (base.quarantine_reason is null or exists (
+                                select 1 from quarantine.quarantined_rows as quarantined
+                                where quarantined.entity = '{entity}'
+                                    and quarantined.ingest_seq = base._ingest_seq))
+                    )
+                """,
+                {"cutoff": cutoff},
+            ).fetchone()[0]
+            if count:
+                pruned[entity] = int(count)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    if pruned:
+        log.info("pruned landing copies older than %s days: %s", days, pruned)
+    return pruned

@@ -31,12 +31,14 @@ from fixtures_orchestration import (  # noqa: F401  (fixtures)
     patched_environ,
     workspace_env,
 )
-from test_incremental import COMPARED, _table
+from test_incremental import AS_OF as AS_OF_INCREMENTAL
+from test_incremental import COMPARED, DAYS, _arrive, _day, _refresh, _table
 
 from orchestration import pipeline, privacy, run_summary
 from orchestration.config import Settings
+from orchestration.generator import generate
 from orchestration.refresh import refresh
-from warehouse_helpers import make_settings, query
+from warehouse_helpers import GENERATED_END, make_settings, query
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -254,7 +256,7 @@ def test_the_refresh_after_an_erasure_stays_incremental(redelivered) -> None:
     batches = query(erased.settings, "select min(_processed_batch) as first, max(_processed_batch) as last "
                                      "from staging.stg_landing__events")
     # rows processed before the erasure were kept, not rebuilt; the new batch was processed
-    assert batches["first"].iloc[0] < after["batch_before"] < batches["last"].iloc[0]
+    assert batches["first"].iloc[0] == after["batch_before"] < batches["last"].iloc[0]
 
 
 def test_the_incremental_state_after_an_erasure_equals_a_full_rebuild(redelivered, tmp_path) -> None:
@@ -341,3 +343,42 @@ def test_erase_needs_ids(tmp_path: Path) -> None:
     listing = tmp_path / "ids.txt"
     listing.write_text("# request 17\nL1\n\n L2 \nL1\n", encoding="utf-8")
     assert privacy.read_ids(["L3"], listing) == ["L3", "L1", "L2"]
+
+
+# ------------------------------------------------------------------ landing retention
+
+
+def test_pruned_landing_copies_change_no_incremental_result(tmp_path: Path) -> None:
+    """Day by day, every processed landing copy is pruned before the next load (retention
+    0 days): the incremental warehouse equals one full build from all the files, and every
+    dbt test passes (the row-by-row landing accounting included)."""
+    all_files = tmp_path / "all"
+    generate(all_files, leads=150, days=DAYS, seed=17, end_date=GENERATED_END, bad_row_share=0.0)
+    pruning = dataclasses.replace(make_settings(tmp_path / "pruning"), landing_retention_days=0)
+    for index in range(DAYS):
+        _arrive(all_files, pruning.landing_dir, f"*_{_day(index)}.*")
+        if index >= 2:
+            _refresh(pruning)
+    kept = query(pruning, "select count(*) as n, count(distinct _batch_id) as batches from landing.events")
+    assert kept["batches"].iloc[0] == 1  # only the last load's rows are left
+    pipeline.run_dbt(pruning, ["test", "--quiet", "--exclude-resource-type", "unit_test"],
+                     as_of=AS_OF_INCREMENTAL, quiet=True)
+    full = make_settings(tmp_path / "full")
+    shutil.copytree(all_files, full.landing_dir)
+    _refresh(full)
+    assert query(full, "select count(*) as n from landing.events")["n"].iloc[0] > kept["n"].iloc[0]
+    for name in COMPARED:
+        pd.testing.assert_frame_equal(_table(pruning, name, True), _table(full, name, True), obj=name)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", None), ("keep", None), ("0", 0), ("30", 30)])
+def test_the_retention_setting_is_read(value: str, expected: int | None) -> None:
+    with patched_environ({"LEADSCORE_LANDING_RETENTION_DAYS": value}):
+        assert Settings.from_env().landing_retention_days == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "thirty", "1.5"])
+def test_a_bad_retention_setting_is_a_clear_error(value: str) -> None:
+    with patched_environ({"LEADSCORE_LANDING_RETENTION_DAYS": value}):
+        with pytest.raises(ValueError, match="LEADSCORE_LANDING_RETENTION_DAYS must be a whole number of days"):
+            Settings.from_env()
