@@ -143,7 +143,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     from orchestration import privacy
 
     ids = privacy.read_ids(args.lead_ids or [], Path(args.from_file) if args.from_file else None)
-    receipt = privacy.erase(settings_of(args), ids, lock_timeout=args.lock_timeout)
+    receipt = privacy.erase(settings_of(args), ids, lock_timeout=args.lock_timeout,
+                            compact=not args.no_compact)
     print(receipt.format())
     return 0
 
@@ -315,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
                      default=int(DEFAULT_LOCK_TIMEOUT), metavar="SECONDS",
                      help="how long to wait for a running refresh to finish "
                      f"(default {int(DEFAULT_LOCK_TIMEOUT)})")
+    era.add_argument("--no-compact", action="store_true",
+                     help="do not rewrite the warehouse file afterwards (DuckDB keeps the deleted "
+                     "rows' bytes in the file until it is rewritten; default: rewrite, which "
+                     "needs free disk for one copy of the warehouse)")
     era.set_defaults(func=cmd_erase)
 
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files "

@@ -210,6 +210,7 @@ class Receipt:
     ledger_entries: int = 0
     republished: bool = False
     summary_scrubbed: bool = False
+    compacted: bool = False
     erased_at: str = ""
 
     def format(self) -> str:
@@ -230,6 +231,9 @@ class Receipt:
             lines.append(f"Set to null (rows of other leads): {column} in {rows:,} row(s)")
         lines.append("Serving layer re-published from the warehouse." if self.republished
                      else "Serving layer: nothing was published yet, nothing to re-publish.")
+        lines.append("Warehouse file rewritten: the deleted rows' bytes are gone from it."
+                     if self.compacted else "Warehouse file not rewritten (--no-compact): the "
+                     "deleted rows' bytes stay in it until the next `leadscore erase`.")
         if self.summary_scrubbed:
             lines.append("Run summary in the serving folder scrubbed of these ids.")
         return "\n".join(lines)
@@ -372,8 +376,11 @@ def _collect_related(con: duckdb.DuckDBPyConnection,
 
 
 def erase(settings: Settings, lead_ids: list[str], *,
-          lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Receipt:
-    """Erase ``lead_ids`` everywhere (see the module's docstring); returns the receipt."""
+          lock_timeout: float = DEFAULT_LOCK_TIMEOUT, compact: bool = True) -> Receipt:
+    """Erase ``lead_ids`` everywhere (see the module's docstring); returns the receipt.
+
+    ``compact``: rewrite the warehouse file afterwards (:func:`compact_warehouse`), since
+    DuckDB only marks deleted rows and their bytes stay in the file until then."""
     from orchestration import serving
 
     if not lead_ids:
@@ -425,12 +432,40 @@ def erase(settings: Settings, lead_ids: list[str], *,
                 con.execute("rollback")
                 raise
             con.execute("checkpoint")  # deleted rows leave the WAL for the database file
+        if compact:
+            compact_warehouse(settings)
+            receipt.compacted = True
         ids = set(lead_ids)
         if serving.read_manifest(settings.serving_dir) is not None:
             serving.publish(settings, record=False)
             receipt.republished = True
         receipt.summary_scrubbed = scrub_summary(settings.serving_dir, ids)
     return receipt
+
+
+def compact_warehouse(settings: Settings) -> None:
+    """Rewrite the warehouse file (``COPY FROM DATABASE`` into a new file, then renamed
+    over it): DuckDB marks deleted rows and reuses their blocks later, but their bytes stay
+    in the file until it is rewritten. Needs the refresh lock and free disk for one copy."""
+    path = settings.duckdb_path
+    tmp = path.with_name(f".{path.name}.compact-{os.getpid()}")
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        with contextlib.closing(pipeline.connect(settings)) as con:
+            source = con.execute("select current_database()").fetchone()[0]
+            con.execute(f"attach '{str(tmp).replace(chr(39), chr(39) * 2)}' as leadscore_compact")
+            con.execute(f'copy from database "{source}" to leadscore_compact')
+            con.execute("detach leadscore_compact")
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
 def _plain(table: str) -> str:

@@ -133,6 +133,14 @@ class Erased:
     receipt: privacy.Receipt
     found_after_erase: dict[str, int]
     found_before_erase: dict[str, int]
+    in_file_before: set[str]
+    in_file_after: set[str]
+
+
+def _in_file(path: Path, needles: dict[str, list[str]]) -> set[str]:
+    """The ids and clear e-mails whose bytes are in the file (deleted rows included)."""
+    data = path.read_bytes()
+    return {n for n in needles["lead_id"] + needles["email"] if n.encode() in data}
 
 
 @pytest.fixture(scope="module")
@@ -159,9 +167,11 @@ def erased(tmp_path_factory: pytest.TempPathFactory, orchestration_session: Path
     assert needles["anonymous_id"] and len(needles["email_hash"]) >= 2
     found_before = find_anywhere(settings, needles)
     landing_rows = _matching_rows(settings, needles)
+    in_file_before = _in_file(settings.duckdb_path, needles)
     receipt = privacy.erase(settings, lead_ids, lock_timeout=5)
     return Erased(ws, settings, lead_ids, needles, landing_rows, receipt,
-                  find_anywhere(settings, needles), found_before)
+                  find_anywhere(settings, needles), found_before, in_file_before,
+                  _in_file(settings.duckdb_path, needles))
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +211,12 @@ def test_an_erased_lead_is_nowhere_in_the_warehouse_nor_the_serving_layer(erased
     assert receipt.rows_removed["marts.lead_scores"] == 2
     text = receipt.format()
     assert "marts.lead_scores" in text and not any(i in text for i in erased.lead_ids)
+
+
+def test_the_erased_bytes_are_gone_from_the_warehouse_file(erased: Erased) -> None:
+    """DuckDB only marks deleted rows: the file is rewritten, else their bytes remain."""
+    assert erased.in_file_before  # the scan sees them when they are there
+    assert erased.receipt.compacted and erased.in_file_after == set()
 
 
 def test_the_ledger_holds_salted_hashes_only(erased: Erased) -> None:
