@@ -182,7 +182,7 @@ def redelivered(erased: Erased) -> tuple[Erased, dict]:
         source = settings.landing_dir / source_file
         target = source.with_name("again_" + source.name)
         shutil.copy(source, target)
-    batch_before = query(settings, "select max(_processed_batch) as b from staging.stg_landing__events")["b"].iloc[0]
+    batch_before = query(settings, "select max(_processed_batch) as b from staging.base_landing__events")["b"].iloc[0]
     result = refresh(settings, as_of=AS_OF)
     return erased, {"result": result, "batch_before": int(batch_before)}
 
@@ -270,7 +270,7 @@ def test_redelivered_rows_of_erased_people_are_dropped_and_counted(redelivered) 
 def test_the_refresh_after_an_erasure_stays_incremental(redelivered) -> None:
     erased, after = redelivered
     batches = query(erased.settings, "select min(_processed_batch) as first, max(_processed_batch) as last "
-                                     "from staging.stg_landing__events")
+                                     "from staging.base_landing__events")
     # rows processed before the erasure were kept, not rebuilt; the new batch was processed
     assert batches["first"].iloc[0] == after["batch_before"] < batches["last"].iloc[0]
 
