@@ -309,9 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
         "rows removed per table (README, 'Personal data: inventory, retention, erasure').")
     ids = era.add_mutually_exclusive_group(required=True)
     ids.add_argument("--lead-id", dest="lead_ids", action="append", metavar="ID",
-                     help="a lead id to erase (repeat the flag for several)")
+                     help="a lead id to erase (repeat the flag for several; default: none, "
+                     "this or --from-file is required)")
     ids.add_argument("--from-file", metavar="FILE",
-                     help="a text file with one lead id a line (blank lines and # comments skipped)")
+                     help="a text file with one lead id a line, blank lines and # comments "
+                     "skipped (default: none, this or --lead-id is required)")
     era.add_argument("--lock-timeout", type=whole_number(0, "a whole number of seconds"),
                      default=int(DEFAULT_LOCK_TIMEOUT), metavar="SECONDS",
                      help="how long to wait for a running refresh to finish "
