@@ -300,23 +300,31 @@ def test_a_load_with_another_salt_stops_instead_of_letting_people_back(redeliver
 # ------------------------------------------------------------ safe beside a refresh
 
 
-def _hold_lock(settings: Settings, seconds: float, holding: threading.Event) -> None:
+def _hold_lock(settings: Settings, seconds: float, holding: threading.Event,
+               released: list[float] | None = None) -> None:
     with pipeline.refresh_lock(settings):
         holding.set()
         time.sleep(seconds)
+        if released is not None:
+            released.append(time.monotonic())
 
 
-def test_an_erasure_waits_for_a_running_refresh_then_succeeds(redelivered) -> None:
+def test_an_erasure_waits_for_a_running_refresh_then_succeeds(redelivered, monkeypatch) -> None:
     erased, _ = redelivered
-    holding = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(erased.settings, 3.0, holding))
+    holding, released, worked = threading.Event(), [], []
+    salt = privacy.salt
+
+    def first_step_under_the_lock(*args, **kwargs):  # the erasure's first step under the lock
+        worked.append(time.monotonic())
+        return salt(*args, **kwargs)
+
+    monkeypatch.setattr(privacy, "salt", first_step_under_the_lock)
+    holder = threading.Thread(target=_hold_lock, args=(erased.settings, 3.0, holding, released))
     holder.start()
     holding.wait(10)
-    started = time.monotonic()
     receipt = privacy.erase(erased.settings, ["L-NOT-DELIVERED-YET"], lock_timeout=60)
-    waited = time.monotonic() - started
     holder.join()
-    assert waited >= 2.0
+    assert worked and released and worked[0] >= released[0]  # it waited for the release
     assert receipt.ledger_entries == 1 and receipt.rows_removed == {}
 
 
