@@ -330,10 +330,10 @@ def _matches(columns: dict[str, str]) -> tuple[list[str], list[str]]:
     for column, data_type in columns.items():
         kind = _id_column_kind(column)
         text = f"trim(cast({_quote(column)} as varchar))"
-        if kind is not None:
-            condition = f"{text} in (select id from {sets[kind]})"
-            (nulled if column.startswith("_") else conditions).append(
-                column if column.startswith("_") else condition)
+        if kind is not None and column.startswith("_"):
+            nulled.append(column)  # bookkeeping naming the lead in another lead's row
+        elif kind is not None:
+            conditions.append(f"{text} in (select id from {sets[kind]})")
         elif column.lower() == "email" and data_type.upper().startswith("VARCHAR"):
             conditions.append(f"sha256(lower({text})) in (select id from erase_emails)")
         elif column.lower().startswith("raw_row") and data_type.upper().startswith("VARCHAR"):
