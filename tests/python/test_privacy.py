@@ -406,3 +406,21 @@ def test_a_bad_retention_setting_is_a_clear_error(value: str) -> None:
     with patched_environ({"LEADSCORE_LANDING_RETENTION_DAYS": value}):
         with pytest.raises(ValueError, match="LEADSCORE_LANDING_RETENTION_DAYS must be a whole number of days"):
             Settings.from_env()
+
+
+def test_the_erase_command_reads_ids_from_a_file_and_prints_the_receipt(
+        redelivered, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestration import cli
+
+    erased, _ = redelivered
+    lead = query(erased.settings, "select max(lead_id) as l from marts.lead_scores")["l"].iloc[0]
+    listing = tmp_path / "request.txt"
+    listing.write_text(f"# request of the day\n{lead}\n", encoding="utf-8")
+    code = cli.main(["erase", "--warehouse", str(erased.settings.duckdb_path), "--serving-dir",
+                     str(erased.settings.serving_dir), "--from-file", str(listing), "--no-compact"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Erased 1 lead id(s)" in out and "marts.lead_scores" in out and lead not in out
+    assert "not rewritten (--no-compact)" in out
+    assert query(erased.settings, "select count(*) as n from marts.lead_scores where lead_id = ?",
+                 [lead])["n"].iloc[0] == 0
