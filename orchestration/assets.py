@@ -253,6 +253,8 @@ def _load_metadata(load: LoadResult) -> dict[str, Any]:
         "rows_events": load.rows("events"),
         "rows_leads": load.rows("leads"),
         "rows_orders": load.rows("orders"),
+        # rows of people erased on request, dropped at load (orchestration.privacy)
+        "rows_dropped_erased": sum(load.dropped_erased.values()),
         "batch_id": load.batch_id if load.batch_id is not None else -1,
         "loaded_at": load.loaded_at.isoformat(sep=" "),
         "files": dg.MetadataValue.json(files),

@@ -152,10 +152,16 @@ def load_landing(
     full_refresh: bool = False,
     inspect: landing.BatchInspector | None = None,
 ) -> landing.LoadResult:
-    """Copy new landing files into the warehouse (see :mod:`orchestration.landing`)."""
+    """Copy new landing files into the warehouse (see :mod:`orchestration.landing`); rows
+    of people erased on request are dropped (:func:`orchestration.privacy.drop_erased_rows`)."""
+    from orchestration import privacy
+
     with contextlib.closing(connect(settings)) as con:
+        if not full_refresh:  # a full refresh reloads every file anyway
+            privacy.prune_landing(settings, con)
         return landing.load(con, settings.landing_dir, full_refresh=full_refresh, inspect=inspect,
-                            limits=settings.landing_limits)
+                            limits=settings.landing_limits,
+                            drop=lambda con_, batch: privacy.drop_erased_rows(settings, con_, batch))
 
 
 def dbt_executable() -> str:
