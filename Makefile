@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 SCALE ?= small
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
@@ -16,7 +17,7 @@ export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(abspath data/dagster_home)
 DAGSTER_YAML := telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n
 
-.PHONY: setup run test lint dbt-test pytest ui bench docs docs-serve clean
+.PHONY: setup run test test-spark lint dbt-test pytest ui bench docs docs-serve clean
 
 setup: $(STAMP)
 
@@ -53,6 +54,18 @@ dbt-test: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The same models on Apache Spark (dbt-spark, session mode; needs Java 17): builds one small
+# generated shop on DuckDB and on Spark, full then incremental, and compares the marts
+# (tests/spark). Its packages (requirements-spark.lock) go into .venv on first use.
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	@command -v java >/dev/null || { echo "make test-spark needs Java 17 (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@echo "make: installing the Spark packages of requirements-spark.lock into $(VENV) ..."
+	@$(BIN)/python -m pip install -qq -c requirements.lock -r requirements-spark.lock
+	@touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	$(BIN)/pytest tests/spark
 
 ui: $(STAMP)
 	@mkdir -p "$(DAGSTER_HOME)" && test -f "$(DAGSTER_HOME)/dagster.yaml" || printf '$(DAGSTER_YAML)' > "$(DAGSTER_HOME)/dagster.yaml"

@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,10 @@ class UnknownTarget(ValueError):
     """LEADSCORE_DBT_TARGET names a target that `leadscore` does not run on."""
 
 
-def dbt_target() -> str:
+def dbt_target(env: Mapping[str, str] | None = None) -> str:
     """The dbt target of this run (LEADSCORE_DBT_TARGET, default ``duckdb``)."""
-    target = (os.environ.get("LEADSCORE_DBT_TARGET") or "duckdb").strip()
+    env = os.environ if env is None else env
+    target = (env.get("LEADSCORE_DBT_TARGET") or "duckdb").strip()
     if target not in TARGETS:
         raise UnknownTarget(
             f"LEADSCORE_DBT_TARGET must be one of {', '.join(TARGETS)}, got {target!r} "
@@ -57,8 +59,8 @@ def dbt_target() -> str:
     return target
 
 
-def is_spark() -> bool:
-    return dbt_target() == "spark"
+def is_spark(env: Mapping[str, str] | None = None) -> bool:
+    return dbt_target(env) == "spark"
 
 
 @dataclass(frozen=True)
@@ -74,22 +76,23 @@ class SparkSettings:
     shuffle_partitions: int
 
     @classmethod
-    def from_env(cls, data_dir: Path) -> "SparkSettings":
+    def from_env(cls, data_dir: Path, env: Mapping[str, str] | None = None) -> "SparkSettings":
         """Settings from LEADSCORE_SPARK_*; folders default to ``<data_dir>/spark/...``."""
+        env = os.environ if env is None else env
 
         def folder(name: str, default: Path) -> Path:
-            value = os.environ.get(name)
+            value = env.get(name)
             path = Path(value).expanduser() if value else default
             return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
 
         base = data_dir / "spark"
         return cls(
-            master=os.environ.get("LEADSCORE_SPARK_MASTER") or "local[2]",
-            driver_memory=os.environ.get("LEADSCORE_SPARK_DRIVER_MEMORY") or "2g",
+            master=env.get("LEADSCORE_SPARK_MASTER") or "local[2]",
+            driver_memory=env.get("LEADSCORE_SPARK_DRIVER_MEMORY") or "2g",
             warehouse_dir=folder("LEADSCORE_SPARK_WAREHOUSE_DIR", base / "warehouse"),
             metastore_dir=folder("LEADSCORE_SPARK_METASTORE_DIR", base / "metastore"),
             handover_dir=folder("LEADSCORE_SPARK_HANDOVER_DIR", base / "handover"),
-            shuffle_partitions=int(os.environ.get("LEADSCORE_SPARK_SHUFFLE_PARTITIONS") or 4),
+            shuffle_partitions=int(env.get("LEADSCORE_SPARK_SHUFFLE_PARTITIONS") or 4),
         )
 
     def env(self) -> dict[str, str]:
@@ -115,6 +118,7 @@ class SparkSettings:
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.shuffle.partitions": str(self.shuffle_partitions),
             "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
         }
 
 
@@ -167,10 +171,25 @@ def hand_over_sources(con: duckdb.DuckDBPyConnection, spark: SparkSettings) -> l
     return tables
 
 
-def bring_back_results(con: duckdb.DuckDBPyConnection, spark: SparkSettings) -> list[str]:
-    """Copy every table dbt built on Spark into the DuckDB warehouse (same names)."""
+def bring_back_results(
+    con: duckdb.DuckDBPyConnection,
+    spark: SparkSettings,
+    *,
+    tables: Sequence[str] | None = None,
+    column_order: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """Copy the tables dbt built on Spark into the DuckDB warehouse (same names).
+
+    ``tables``: only these (``schema.table``); default every table of RESULT_SCHEMAS.
+    ``column_order``: per ``schema.table``, the model's column order (Spark stores a
+    partition column last); applied when it names exactly the table's columns.
+    """
+    spark.handover_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="leadscore-spark-export-", dir=spark.handover_dir.parent) as tmp:
-        exported = _run_child("export", spark, {"folder": tmp, "schemas": list(RESULT_SCHEMAS)})
+        exported = _run_child("export", spark, {
+            "folder": tmp, "schemas": list(RESULT_SCHEMAS),
+            "tables": list(tables) if tables is not None else None,
+        })
         copied = []
         for item in exported:
             schema, table, folder = item["schema"], item["table"], item["location"]
@@ -179,9 +198,12 @@ def bring_back_results(con: duckdb.DuckDBPyConnection, spark: SparkSettings) -> 
             if not files:
                 continue
             paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+            found = [d[0] for d in con.execute(f"select * from read_parquet({paths}) limit 0").description]
+            wanted = list((column_order or {}).get(f"{schema}.{table}", []))
+            select = ", ".join(_quote(c) for c in wanted) if sorted(wanted) == sorted(found) else "*"
             con.execute(
                 f"create or replace table {_quote(schema)}.{_quote(table)} as "
-                f"select * from read_parquet({paths})"
+                f"select {select} from read_parquet({paths})"
             )
             copied.append(f"{schema}.{table}")
         return copied
@@ -243,8 +265,9 @@ def _child_main(command: str, request_path: str) -> int:  # pragma: no cover - r
             for schema in request["payload"]["schemas"]:
                 if schema not in known:
                     continue
+                wanted = request["payload"].get("tables")
                 for row in session.sql(f"show tables in {_spark_quote(schema)}").collect():
-                    if row.isTemporary:
+                    if row.isTemporary or (wanted is not None and f"{schema}.{row.tableName}" not in wanted):
                         continue
                     frame = session.table(f"{_spark_quote(schema)}.{_spark_quote(row.tableName)}")
                     # timestamps as local (UTC) date-times: DuckDB reads them as TIMESTAMP,
