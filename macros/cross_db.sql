@@ -94,6 +94,32 @@
     end
 {%- endmacro %}
 
+{#- Spark: dbt.hash is md5 there; the pseudonym is SHA-256 (hex) on every engine. -#}
+{% macro spark__hash_email(expr) -%}
+    sha2(lower(trim({{ expr }})), 256)
+{%- endmacro %}
+
+{#- Texts of a group joined in the order of order_key (ascending). dbt.listagg keeps the
+    order on DuckDB, Postgres, Snowflake ...; dbt-spark's listagg drops it (collect_list
+    has no order), so Spark sorts (order_key, text) pairs and keeps the texts. -#}
+{% macro ordered_string_agg(measure, delimiter_text, order_key) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'leadscore')(measure, delimiter_text, order_key)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(measure, delimiter_text, order_key) -%}
+    {{ dbt.listagg(measure, delimiter_text, 'order by ' ~ order_key) }}
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(measure, delimiter_text, order_key) -%}
+    array_join(
+        transform(
+            sort_array(collect_list(named_struct('order_key', {{ order_key }}, 'text', {{ measure }}))),
+            entry -> entry.text
+        ),
+        {{ delimiter_text }}
+    )
+{%- endmacro %}
+
 {#- A fingerprint of a row's content (the listed text columns), used to tell an exact
     re-delivery from a conflicting one. Nulls and empty strings are kept apart. -#}
 {% macro row_fingerprint(columns) -%}

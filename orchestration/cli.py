@@ -27,7 +27,11 @@ PATH_FLAGS: dict[str, str] = {
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    """The settings of the environment with the command's path flags applied."""
+    """The settings of the environment with the command's path flags applied (and
+    LEADSCORE_DBT_TARGET checked: duckdb or spark, a clear error otherwise)."""
+    from orchestration.spark import dbt_target
+
+    dbt_target()
     return Settings.from_env({key: getattr(args, key, None) for key in PATH_FLAGS})
 
 

@@ -217,8 +217,18 @@ class Settings:
         )
 
     def dbt_env(self) -> dict[str, str]:
-        """The environment dbt (profiles.yml) reads: absolute paths, so cwd never matters."""
+        """The environment dbt (profiles.yml) reads: absolute paths, so cwd never matters.
+
+        On the `spark` target (LEADSCORE_DBT_TARGET) it carries Spark's settings too, its
+        folders defaulting to ``spark/`` beside the DuckDB file (orchestration/spark.py).
+        """
+        from orchestration import spark  # here: orchestration.spark imports this module
+
+        env = {**os.environ, **self.extra_env}
+        spark_env = (spark.SparkSettings.from_env(self.duckdb_path.parent, env).env()
+                     if spark.is_spark(env) else {})
         return {
+            **spark_env,
             "LEADSCORE_LANDING_DIR": str(self.landing_dir),
             "LEADSCORE_DUCKDB_PATH": str(self.duckdb_path),
             "LEADSCORE_SERVING_DIR": str(self.serving_dir),
