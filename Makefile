@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 SCALE ?= small
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
@@ -16,7 +17,7 @@ export DO_NOT_TRACK := 1
 # runs one at a time and sets leadscore's event log storage.
 export DAGSTER_HOME ?= $(abspath data/dagster_home)
 
-.PHONY: setup run test lint dbt-test pytest ui bench docs docs-serve clean
+.PHONY: setup run test test-spark lint dbt-test pytest ui bench docs docs-serve clean
 
 setup: $(STAMP)
 
@@ -52,6 +53,18 @@ dbt-test: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The same models on Apache Spark (dbt-spark, session mode; needs Java 17): builds one small
+# generated shop on DuckDB and on Spark, full then incremental, and compares the marts
+# (tests/spark). Its packages (requirements-spark.lock) go into .venv on first use.
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	@command -v java >/dev/null || { echo "make test-spark needs Java 17 (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@echo "make: installing the Spark packages of requirements-spark.lock into $(VENV) ..."
+	@$(BIN)/python -m pip install -qq -c requirements.lock -r requirements-spark.lock
+	@touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	$(BIN)/pytest tests/spark
 
 ui: $(STAMP)
 	@$(BIN)/python -m orchestration.dagster_instance "$(DAGSTER_HOME)" > /dev/null

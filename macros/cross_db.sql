@@ -85,6 +85,41 @@
     sha256(lower(trim({{ expr }})))
 {%- endmacro %}
 
+{#- A direct identifier (the e-mail) as the quarantine keeps it: 'sha256:' and the hash
+    staging keeps (hash_email), so a data steward can still match it; blank stays blank. -#}
+{% macro masked_identifier(expr) -%}
+    case
+        when nullif(trim({{ expr }}), '') is null then {{ expr }}
+        else {{ dbt.concat(["'sha256:'", hash_email("nullif(trim(" ~ expr ~ "), '')")]) }}
+    end
+{%- endmacro %}
+
+{#- Spark: dbt.hash is md5 there; the pseudonym is SHA-256 (hex) on every engine. -#}
+{% macro spark__hash_email(expr) -%}
+    sha2(lower(trim({{ expr }})), 256)
+{%- endmacro %}
+
+{#- Texts of a group joined in the order of order_key (ascending). dbt.listagg keeps the
+    order on DuckDB, Postgres, Snowflake ...; dbt-spark's listagg drops it (collect_list
+    has no order), so Spark sorts (order_key, text) pairs and keeps the texts. -#}
+{% macro ordered_string_agg(measure, delimiter_text, order_key) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'leadscore')(measure, delimiter_text, order_key)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(measure, delimiter_text, order_key) -%}
+    {{ dbt.listagg(measure, delimiter_text, 'order by ' ~ order_key) }}
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(measure, delimiter_text, order_key) -%}
+    array_join(
+        transform(
+            sort_array(collect_list(named_struct('order_key', {{ order_key }}, 'text', {{ measure }}))),
+            entry -> entry.text
+        ),
+        {{ delimiter_text }}
+    )
+{%- endmacro %}
+
 {#- A fingerprint of a row's content (the listed text columns), used to tell an exact
     re-delivery from a conflicting one. Nulls and empty strings are kept apart. -#}
 {% macro row_fingerprint(columns) -%}
@@ -108,20 +143,21 @@
 {#- The raw row as a JSON object text for the quarantine: every contract column, in
     contract order, its text as a JSON string (null as null). Correct JSON by
     construction (RFC 8259): quotes, backslashes and every control character U+0000 to
-    U+001F are escaped, so any delivered text parses back unchanged. -#}
-{% macro raw_row_json(columns, relation_alias=none) -%}
-    {{ return(adapter.dispatch('raw_row_json', 'leadscore')(columns, relation_alias)) }}
+    U+001F are escaped, so any delivered text parses back unchanged. `expressions` maps a
+    column to the SQL written instead of its value (a masked direct identifier). -#}
+{% macro raw_row_json(columns, relation_alias=none, expressions={}) -%}
+    {{ return(adapter.dispatch('raw_row_json', 'leadscore')(columns, relation_alias, expressions)) }}
 {%- endmacro %}
 
 {#- Portable: a concatenation of escaped strings. Backslashes are written as chr(92), never
     inside a literal, because engines disagree on what a backslash in a literal means
     (standard SQL: itself; Spark, BigQuery, Snowflake: an escape). -#}
-{% macro default__raw_row_json(columns, relation_alias=none) -%}
+{% macro default__raw_row_json(columns, relation_alias=none, expressions={}) -%}
     {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
     {%- set parts = ["'{'"] -%}
     {%- for column in columns -%}
         {%- do parts.append("'" ~ ('' if loop.first else ', ') ~ '"' ~ column ~ '": ' ~ "'") -%}
-        {%- set text = 'cast(' ~ prefix ~ column ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+        {%- set text = 'cast(' ~ expressions.get(column, prefix ~ column) ~ ' as ' ~ dbt.type_string() ~ ')' -%}
         {%- do parts.append("coalesce(" ~ dbt.concat(["'\"'", json_escaped(text), "'\"'"]) ~ ", 'null')") -%}
     {%- endfor -%}
     {%- do parts.append("'}'") -%}
@@ -144,21 +180,21 @@
 {%- endmacro %}
 
 {#- DuckDB: json_object escapes per JSON itself. -#}
-{% macro duckdb__raw_row_json(columns, relation_alias=none) -%}
+{% macro duckdb__raw_row_json(columns, relation_alias=none, expressions={}) -%}
     {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
     cast(json_object(
         {%- for column in columns %}
-        '{{ column }}', cast({{ prefix ~ column }} as {{ dbt.type_string() }}){{ ',' if not loop.last }}
+        '{{ column }}', cast({{ expressions.get(column, prefix ~ column) }} as {{ dbt.type_string() }}){{ ',' if not loop.last }}
         {%- endfor %}
     ) as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {#- Spark: to_json of a struct, keeping null fields (Spark drops them by default). -#}
-{% macro spark__raw_row_json(columns, relation_alias=none) -%}
+{% macro spark__raw_row_json(columns, relation_alias=none, expressions={}) -%}
     {%- set prefix = (relation_alias ~ '.') if relation_alias else '' -%}
     to_json(named_struct(
         {%- for column in columns %}
-        '{{ column }}', cast({{ prefix ~ column }} as string){{ ',' if not loop.last }}
+        '{{ column }}', cast({{ expressions.get(column, prefix ~ column) }} as string){{ ',' if not loop.last }}
         {%- endfor %}
     ), map('ignoreNullFields', 'false'))
 {%- endmacro %}

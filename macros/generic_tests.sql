@@ -41,26 +41,32 @@
     {%- if max_value is not none %} or n_rows > {{ max_value }}{% endif %}
 {% endtest %}
 
-{#- Every value of column_name in model equals the same row count in another model,
-    grouped by a key: used for "landing = staged + quarantined" accounting. -#}
+{#- "Landing = staged + quarantined", row by row: every landing row (by _ingest_seq) is
+    in exactly one of the staged model and the entity's quarantined rows; a failing row
+    names the landing row. Row by row rather than by counts, so that landing copies pruned
+    after LEADSCORE_LANDING_RETENTION_DAYS (orchestration/privacy.py) keep it exact. -#}
 {% test rows_accounted_for(model, staged, quarantined, entity) %}
-    with landing as (
-        select count(*) as n_rows from {{ model }}
+    with accounted as (
+        select _ingest_seq from {{ staged }}
+        union all
+        select ingest_seq as _ingest_seq from {{ quarantined }} where entity = '{{ entity }}'
     ),
-    staged as (
-        select count(*) as n_rows from {{ staged }}
-    ),
-    quarantined as (
-        select count(*) as n_rows from {{ quarantined }} where entity = '{{ entity }}'
+    per_row as (
+        select
+            landing_rows._ingest_seq,
+            landing_rows._source_file,
+            landing_rows._source_row,
+            count(accounted._ingest_seq) as n_places
+        from {{ model }} as landing_rows
+        left join accounted
+            on landing_rows._ingest_seq = accounted._ingest_seq
+        group by
+            landing_rows._ingest_seq,
+            landing_rows._source_file,
+            landing_rows._source_row
     )
-    select
-        landing.n_rows as landing_rows,
-        staged.n_rows as staged_rows,
-        quarantined.n_rows as quarantined_rows
-    from landing
-    cross join staged
-    cross join quarantined
-    where landing.n_rows <> staged.n_rows + quarantined.n_rows
+    select * from per_row
+    where n_places <> 1
 {% endtest %}
 
 {#- The model has exactly as many rows as another relation (e.g. one row per known lead). -#}

@@ -56,6 +56,10 @@
 {#- A pre-hook for the per-lead-day aggregate: delete the lead-days of relinked_lead_days()
     first, since a lead-day whose events all moved away has no new row to replace it. -#}
 {% macro delete_relinked_lead_days() -%}
+    {{ return(adapter.dispatch('delete_relinked_lead_days', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__delete_relinked_lead_days() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
         where exists (
@@ -66,4 +70,124 @@
                 and relinked.activity_date = {{ this }}.activity_date
         )
     {%- endif -%}
+{%- endmacro %}
+
+{#- Spark: no DELETE on Parquet; the model passes these lead-days to upserted_rows() as
+    replaced keys, so they are left out of the partitions it rewrites. -#}
+{% macro spark__delete_relinked_lead_days() -%}
+{%- endmacro %}
+
+{#- How a model that replaces rows by unique_key is written, per adapter (one place):
+    - DuckDB (default): `delete+insert`, the model selecting only the new rows;
+    - Spark on plain Parquet tables (no MERGE, no DELETE): `insert_overwrite` of the
+      partitions by `_processed_batch` that the run touches. The model then selects, besides
+      its new rows, the rows it keeps from those partitions (upserted_rows): every row of a
+      partition that holds a replaced key, except the replaced rows themselves. Spark
+      rewrites only those partitions (dynamic partition overwrite), so the table ends up
+      equal to DuckDB's delete+insert. -#}
+{% macro upsert_strategy() -%}
+    {{ return(adapter.dispatch('upsert_strategy', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__upsert_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__upsert_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+{% macro upsert_partition_by() -%}
+    {{ return(adapter.dispatch('upsert_partition_by', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__upsert_partition_by() -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__upsert_partition_by() -%}
+    {{ return('_processed_batch') }}
+{%- endmacro %}
+
+{#- The final select of a model written by upsert_strategy(): `select * from <new_rows>`,
+    plus on Spark (incremental runs) the kept rows of the partitions it rewrites.
+    replaced_keys: a select of the unique_key columns whose rows are replaced (default:
+    the keys of new_rows); a key replaced with no new row is removed. -#}
+{% macro upserted_rows(new_rows, replaced_keys=none) -%}
+    {{ return(adapter.dispatch('upserted_rows', 'leadscore')(new_rows, replaced_keys)) }}
+{%- endmacro %}
+
+{% macro default__upserted_rows(new_rows, replaced_keys=none) -%}
+    select * from {{ new_rows }}
+{%- endmacro %}
+
+{% macro spark__upserted_rows(new_rows, replaced_keys=none) -%}
+    {%- if is_incremental() and execute -%}
+        {%- set unique_key = config.get('unique_key') -%}
+        {%- set key_columns = [unique_key] if unique_key is string else unique_key -%}
+        {%- set replaced = replaced_keys or ('select ' ~ key_columns | join(', ') ~ ' from ' ~ new_rows) -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- set partition = upsert_partition_by() -%}
+        select {{ columns | join(', ') }} from {{ new_rows }}
+        union all
+        select {% for column in columns %}existing.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        from {{ this }} as existing
+        where
+            existing.{{ partition }} in (
+                select touched.{{ partition }}
+                from {{ this }} as touched
+                inner join ({{ replaced }}) as replaced_keys
+                    on {% for column in key_columns %}touched.{{ column }} = replaced_keys.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
+            )
+            and not exists (
+                select 1
+                from ({{ replaced }}) as replaced_keys
+                where {% for column in key_columns %}existing.{{ column }} = replaced_keys.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
+            )
+    {%- else -%}
+        select * from {{ new_rows }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The scoring history (lead_score_history): one as_of's rows are replaced by a re-run.
+    DuckDB: `append` after a pre-hook deleting that as_of's rows; Spark Parquet (no
+    DELETE): `insert_overwrite` of the table partitioned by as_of, which replaces exactly
+    the partition of the run's as_of. -#}
+{% macro history_strategy() -%}
+    {{ return(adapter.dispatch('history_strategy', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__history_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
+{% macro spark__history_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+{% macro history_partition_by() -%}
+    {{ return(adapter.dispatch('history_partition_by', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__history_partition_by() -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__history_partition_by() -%}
+    {{ return('as_of') }}
+{%- endmacro %}
+
+{#- The pre-hook of lead_score_history: delete the rows of the run's as_of (DuckDB). -#}
+{% macro delete_history_of_as_of() -%}
+    {{ return(adapter.dispatch('delete_history_of_as_of', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__delete_history_of_as_of() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where as_of = {{ as_of() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Spark: nothing to delete, the as_of partition is overwritten (history_strategy). -#}
+{% macro spark__delete_history_of_as_of() -%}
 {%- endmacro %}

@@ -21,14 +21,27 @@
     {{ return(columns[entity]) }}
 {%- endmacro %}
 
-{#- The quarantined rows of one entity: reason from the base model, raw row from landing. -#}
+{#- The direct identifiers of the landing contract per entity: clear only in the landing
+    copy; the quarantine's raw rows mask them (masked_identifier). Keep in step with
+    orchestration/privacy.py DIRECT_IDENTIFIERS (a pytest checks they agree). -#}
+{% macro landing_direct_identifiers(entity) -%}
+    {%- set columns = {'events': [], 'leads': ['email'], 'orders': []} -%}
+    {{ return(columns[entity]) }}
+{%- endmacro %}
+
+{#- The quarantined rows of one entity: reason from the base model, raw row from landing
+    with its direct identifiers masked. -#}
 {% macro quarantined_rows_of(entity) -%}
     select
         '{{ entity }}' as entity,
         base.quarantine_reason as reason,
         landing_rows._source_file as source_file,
         landing_rows._source_row as source_row,
-        {{ raw_row_json(landing_columns(entity), 'landing_rows') }} as raw_row,
+        {%- set masked = {} %}
+        {%- for column in landing_direct_identifiers(entity) %}
+            {%- do masked.update({column: masked_identifier('landing_rows.' ~ column)}) %}
+        {%- endfor %}
+        {{ raw_row_json(landing_columns(entity), 'landing_rows', masked) }} as raw_row,
         landing_rows._loaded_at as loaded_at,
         landing_rows._batch_id as batch_id,
         landing_rows._ingest_seq as ingest_seq,

@@ -253,6 +253,8 @@ def _load_metadata(load: LoadResult) -> dict[str, Any]:
         "rows_events": load.rows("events"),
         "rows_leads": load.rows("leads"),
         "rows_orders": load.rows("orders"),
+        # rows of people erased on request, dropped at load (orchestration.privacy)
+        "rows_dropped_erased": sum(load.dropped_erased.values()),
         "batch_id": load.batch_id if load.batch_id is not None else -1,
         "loaded_at": load.loaded_at.isoformat(sep=" "),
         "files": dg.MetadataValue.json(files),
@@ -367,12 +369,19 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         target = _manifest_target()  # where dagster-dbt puts this build's run folder
     # afterwards, only the newest LEADSCORE_DBT_RUNS_KEPT run folders stay (this one among them)
     state = progress.DbtProgress()
+    on_spark = pipeline.on_spark(warehouse)
+    if on_spark:  # Spark reads the loader's (and the predictive step's) tables as Parquet
+        with progress.step(f"{step}_handover", "Handing the landing tables to Spark"):
+            pipeline.hand_over_to_spark(warehouse)
     with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
             progress.step(step, title) as outcome:
         with temporary_environment(dbt_env):  # the subprocess starts inside cli()
             invocation = dbt.cli(args, context=context)
         yield from _stream_with_progress(context, invocation, state)
         outcome.text = state.describe()
+    if on_spark:  # the gates, the predictive step and the serving export read DuckDB
+        with progress.step(f"{step}_results", "Copying Spark's tables to the DuckDB warehouse") as copied:
+            copied.text = f"{len(pipeline.bring_back_from_spark(warehouse))} tables"
 
 
 @dbt_assets(

@@ -413,7 +413,10 @@ def run_backtest(
     end = start + dt.timedelta(days=horizon_days)
     source = f"orders in {truth_dir}" if truth_dir is not None else "orders in the warehouse"
     with tempfile.TemporaryDirectory(prefix="leadscore-backtest-") as tmp:
-        copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "backtest.duckdb")
+        # dbt rebuilds the as_of models in this DuckDB copy, whatever LEADSCORE_DBT_TARGET is
+        # (on Spark, the copy holds the tables the Spark build brought back)
+        copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "backtest.duckdb",
+                                   extra_env={**settings.extra_env, "LEADSCORE_DBT_TARGET": "duckdb"})
         with pipeline.refresh_lock(settings, wait=True):
             shutil.copy2(settings.duckdb_path, copy.duckdb_path)
         # What the window can measure is known before dbt rebuilds anything.

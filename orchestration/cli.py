@@ -15,6 +15,9 @@ from orchestration.arguments import OneLineParser, as_of, whole_number
 from orchestration.config import DEFAULT_LANDING_DIR, PATH_ENV, Settings
 from orchestration.landing import CONTRACT as CONTRACT_ENTITIES
 
+#: Seconds ``leadscore erase`` waits for a running refresh (orchestration.privacy).
+DEFAULT_LOCK_TIMEOUT = 600
+
 #: The path flags beside their environment variables (a flag wins).
 PATH_FLAGS: dict[str, str] = {
     "landing_dir": "--landing-dir",
@@ -24,7 +27,11 @@ PATH_FLAGS: dict[str, str] = {
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    """The settings of the environment with the command's path flags applied."""
+    """The settings of the environment with the command's path flags applied (and
+    LEADSCORE_DBT_TARGET checked: duckdb or spark, a clear error otherwise)."""
+    from orchestration.spark import dbt_target
+
+    dbt_target()
     return Settings.from_env({key: getattr(args, key, None) for key in PATH_FLAGS})
 
 
@@ -156,6 +163,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration.bench import markdown
 
     print(markdown(result))
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    from orchestration import privacy
+
+    ids = privacy.read_ids(args.lead_ids or [], Path(args.from_file) if args.from_file else None)
+    receipt = privacy.erase(settings_of(args), ids, lock_timeout=args.lock_timeout,
+                            compact=not args.no_compact)
+    print(receipt.format())
     return 0
 
 
@@ -326,6 +343,32 @@ def build_parser() -> argparse.ArgumentParser:
                      "checks) on Dagster's default SQLite storage, leadscore's and in memory "
                      "(default: off)")
     ben.set_defaults(func=cmd_bench)
+
+    era = sub.add_parser(
+        "erase", parents=[_path_flags("duckdb_path", "serving_dir")],
+        help="erase leads on request (GDPR), everywhere, and keep them erased",
+        description="Remove the leads, the anonymous ids stitched to them and their e-mail "
+        "hash from every warehouse table (landing copies, staging, quarantine, intermediate, "
+        "scores, marts, history, predictions) in one transaction, re-publish the serving "
+        "layer, and record salted hashes in the erasure ledger so that re-delivered landing "
+        "rows of these people are dropped at load. Waits for a running refresh. Prints the "
+        "rows removed per table (README, 'Personal data: inventory, retention, erasure').")
+    ids = era.add_mutually_exclusive_group(required=True)
+    ids.add_argument("--lead-id", dest="lead_ids", action="append", metavar="ID",
+                     help="a lead id to erase (repeat the flag for several; default: none, "
+                     "this or --from-file is required)")
+    ids.add_argument("--from-file", metavar="FILE",
+                     help="a text file with one lead id a line, blank lines and # comments "
+                     "skipped (default: none, this or --lead-id is required)")
+    era.add_argument("--lock-timeout", type=whole_number(0, "a whole number of seconds"),
+                     default=int(DEFAULT_LOCK_TIMEOUT), metavar="SECONDS",
+                     help="how long to wait for a running refresh to finish "
+                     f"(default {int(DEFAULT_LOCK_TIMEOUT)})")
+    era.add_argument("--no-compact", action="store_true",
+                     help="do not rewrite the warehouse file afterwards (DuckDB keeps the deleted "
+                     "rows' bytes in the file until it is rewritten; default: rewrite, which "
+                     "needs free disk for one copy of the warehouse)")
+    era.set_defaults(func=cmd_erase)
 
     gen = sub.add_parser("generate", help="write a realistic demo shop's landing files "
                          "(`leadscore generate --help` for its options)", add_help=False)

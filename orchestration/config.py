@@ -110,6 +110,22 @@ def _flag(name: str, default: bool) -> bool:
     raise ValueError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
+def _days_or_keep(name: str) -> int | None:
+    """A number of days (0 or more) from the environment, or None for "keep" (unset, empty
+    or the word keep)."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw == "" or raw.lower() == "keep":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"environment variable {name} must be a whole number of days (0 or "
+                         f"more) or 'keep', got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives and how DuckDB may use the machine."""
@@ -153,6 +169,10 @@ class Settings:
     @property
     def landing_limits(self) -> Limits:
         return Limits(self.landing_max_cell_bytes, self.landing_max_json_depth)
+    #: Landing copies of rows that every model has processed are deleted from the
+    #: warehouse once loaded this many days ago (LEADSCORE_LANDING_RETENTION_DAYS; None:
+    #: kept). The landing files themselves are the shop's and never touched.
+    landing_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Path | str | None] | None = None) -> "Settings":
@@ -193,11 +213,22 @@ class Settings:
                                              DEFAULT_MAX_CELL_BYTES, minimum=1024),
             landing_max_json_depth=_at_least("LEADSCORE_LANDING_MAX_JSON_DEPTH",
                                              DEFAULT_MAX_JSON_DEPTH, minimum=1),
+            landing_retention_days=_days_or_keep("LEADSCORE_LANDING_RETENTION_DAYS"),
         )
 
     def dbt_env(self) -> dict[str, str]:
-        """The environment dbt (profiles.yml) reads: absolute paths, so cwd never matters."""
+        """The environment dbt (profiles.yml) reads: absolute paths, so cwd never matters.
+
+        On the `spark` target (LEADSCORE_DBT_TARGET) it carries Spark's settings too, its
+        folders defaulting to ``spark/`` beside the DuckDB file (orchestration/spark.py).
+        """
+        from orchestration import spark  # here: orchestration.spark imports this module
+
+        env = {**os.environ, **self.extra_env}
+        spark_env = (spark.SparkSettings.from_env(self.duckdb_path.parent, env).env()
+                     if spark.is_spark(env) else {})
         return {
+            **spark_env,
             "LEADSCORE_LANDING_DIR": str(self.landing_dir),
             "LEADSCORE_DUCKDB_PATH": str(self.duckdb_path),
             "LEADSCORE_SERVING_DIR": str(self.serving_dir),

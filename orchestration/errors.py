@@ -3,6 +3,7 @@
 from orchestration.backtest import CannotMeasure
 from orchestration.landing import LandingFileError, LandingFolderMissing
 from orchestration.pipeline import DbtCommandFailed, RefreshAlreadyRunning
+from orchestration.privacy import ErasureError
 from orchestration.quality.report import QualityGateFailed
 from orchestration.refresh import RefreshFailed
 from orchestration.serving import PublishRefused
@@ -12,6 +13,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     LandingFileError,
     LandingFolderMissing,
     PublishRefused,
+    ErasureError,
     DbtCommandFailed,
     RefreshAlreadyRunning,
     RefreshFailed,

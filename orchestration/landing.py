@@ -46,6 +46,10 @@ MANIFEST_TABLE = f"{LANDING_SCHEMA}._files"
 #: One row per scoring published to the serving layer (written by orchestration.serving);
 #: lead_scores compares with published scorings only.
 PUBLICATIONS_TABLE = f"{LANDING_SCHEMA}._publications"
+#: The largest ``_ingest_seq`` each entity had when landing rows were deleted (retention
+#: pruning, erasure: orchestration.privacy), so that a delivery number is never reused:
+#: staging's incremental models key their rows by it.
+SEQ_FLOOR_TABLE = f"{LANDING_SCHEMA}._ingest_seq_floor"
 
 #: The landing contract: every column the project reads, per entity, and which are required.
 CONTRACT: dict[str, dict[str, bool]] = {
@@ -206,6 +210,9 @@ class LoadResult:
     batch_id: int | None
     loaded_at: datetime
     files: list[tuple[LandingFile, int]] = field(default_factory=list)
+    #: Rows of this load deleted before the gate because they belong to a person erased
+    #: on request (orchestration.privacy), per entity; counted, never quarantined.
+    dropped_erased: dict[str, int] = field(default_factory=dict)
 
     def rows(self, entity: str) -> int:
         return sum(rows for f, rows in self.files if f.entity == entity)
@@ -220,6 +227,12 @@ class LoadResult:
 #: columns as text, ``_source_file``, ``_source_row``). Raising rolls the whole load back;
 #: used by the quality gates.
 BatchInspector = Callable[[str, list[LandingFile], duckdb.DuckDBPyRelation], None]
+
+#: Called once per load with new rows, inside its transaction and before the gate, with
+#: the connection and the batch id: deletes the batch's rows that must not be kept (those
+#: of people erased on request, orchestration.privacy.drop_erased_rows) and returns how
+#: many per entity.
+BatchDropper = Callable[[duckdb.DuckDBPyConnection, int], dict[str, int]]
 
 
 def file_format(path: Path) -> str | None:
@@ -510,6 +523,7 @@ def load(
     inspect: BatchInspector | None = None,
     now: datetime | None = None,
     limits: Limits | None = None,
+    drop: BatchDropper | None = None,
 ) -> LoadResult:
     """Load every new landing file into ``landing.<entity>`` in one transaction.
 
@@ -517,6 +531,7 @@ def load(
     ``limits`` bound what one value may hold (a file with a larger one is refused).
     ``inspect`` sees each entity's new rows, all files of the load together, before the
     load commits (quality gates); raising stops the load and nothing of it is kept.
+    ``drop`` deletes rows of the new batch before the gate sees them (erased people).
     """
     loaded_at = (now or datetime.now(timezone.utc)).replace(tzinfo=None, microsecond=0)
     files = discover(landing_dir)
@@ -567,6 +582,8 @@ def load(
             )
             result.files.append((file, rows))
             log.info("loaded %s rows from %s", rows, file.relative_path)
+        if drop is not None and result.files:
+            result.dropped_erased = drop(con, batch_id)
         if inspect is not None:
             for entity in CONTRACT:
                 new_files = [f for f, _ in result.files if f.entity == entity]
@@ -604,7 +621,7 @@ def _load_file(
 ) -> int:
     select_sql, params = file_select_sql(con, file, limits)
     table = f"{LANDING_SCHEMA}.{file.entity}"
-    next_seq = con.execute(f"select coalesce(max(_ingest_seq), 0) from {table}").fetchone()[0]
+    next_seq = next_ingest_seq(con, file.entity)
     columns = ", ".join(_quote(c) for c in CONTRACT[file.entity])
     try:
         inserted = con.execute(
@@ -663,6 +680,19 @@ def _check_limits(
                         f"row {row}, column {column} holds JSON nested {depth} levels deep, "
                         f"more than {limits.max_json_depth} (LEADSCORE_LANDING_MAX_JSON_DEPTH); "
                         "the file is not loaded: flatten the value, or raise the setting"))
+def next_ingest_seq(con: duckdb.DuckDBPyConnection, entity: str) -> int:
+    """The largest delivery number the entity ever had (its rows', or the floor kept when
+    rows were deleted, :data:`SEQ_FLOOR_TABLE`); new rows number on from it."""
+    current = con.execute(
+        f"select coalesce(max(_ingest_seq), 0) from {LANDING_SCHEMA}.{entity}").fetchone()[0]
+    has_floor = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [LANDING_SCHEMA, SEQ_FLOOR_TABLE.split(".", 1)[1]]).fetchone()[0]
+    if not has_floor:
+        return int(current)
+    floor = con.execute(f"select coalesce(max(max_ingest_seq), 0) from {SEQ_FLOOR_TABLE} "
+                        "where entity = ?", [entity]).fetchone()[0]
+    return int(max(current, floor))
 
 
 # ------------------------------------------------------------- why a file is unreadable

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration import landing
+from orchestration import landing, spark
 from orchestration.config import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,48 @@ def load_landing(
     full_refresh: bool = False,
     inspect: landing.BatchInspector | None = None,
 ) -> landing.LoadResult:
-    """Copy new landing files into the warehouse (see :mod:`orchestration.landing`)."""
+    """Copy new landing files into the warehouse (see :mod:`orchestration.landing`); rows
+    of people erased on request are dropped (:func:`orchestration.privacy.drop_erased_rows`)."""
+    from orchestration import privacy
+
     with contextlib.closing(connect(settings)) as con:
+        if not full_refresh:  # a full refresh reloads every file anyway
+            privacy.prune_landing(settings, con)
         return landing.load(con, settings.landing_dir, full_refresh=full_refresh, inspect=inspect,
-                            limits=settings.landing_limits)
+                            limits=settings.landing_limits,
+                            drop=lambda con_, batch: privacy.drop_erased_rows(settings, con_, batch))
+
+
+def spark_settings(settings: Settings) -> "spark.SparkSettings":
+    """Spark's settings for this warehouse (its folders beside the DuckDB file by default)."""
+    return spark.SparkSettings.from_env(settings.duckdb_path.parent, {**os.environ, **settings.extra_env})
+
+
+def on_spark(settings: Settings) -> bool:
+    """Whether dbt builds on Spark (LEADSCORE_DBT_TARGET=spark; an unknown target raises)."""
+    return spark.is_spark({**os.environ, **settings.extra_env})
+
+
+def hand_over_to_spark(settings: Settings) -> None:
+    """Spark target: give Spark the landing and predictive tables the loader wrote."""
+    with contextlib.closing(connect(settings)) as con:
+        spark.hand_over_sources(con, spark_settings(settings))
+
+
+def bring_back_from_spark(settings: Settings, tables: Sequence[str] | None = None) -> list[str]:
+    """Spark target: copy Spark's tables (all, or ``tables``) into the DuckDB warehouse,
+    each in its model's column order (from dbt's manifest, when it lists every column)."""
+    target = Path({**os.environ, **settings.dbt_env()}.get("DBT_TARGET_PATH") or PROJECT_ROOT / "target")
+    order: dict[str, list[str]] = {}
+    manifest = target / "manifest.json"
+    if manifest.exists():
+        import json
+
+        for node in json.loads(manifest.read_text()).get("nodes", {}).values():
+            if node.get("resource_type") in ("model", "seed") and node.get("columns"):
+                order[f"{node['schema']}.{node['alias']}"] = list(node["columns"])
+    with contextlib.closing(connect(settings)) as con:
+        return spark.bring_back_results(con, spark_settings(settings), tables=tables, column_order=order)
 
 
 def dbt_executable() -> str:

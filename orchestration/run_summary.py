@@ -127,6 +127,8 @@ def _load_section(landing: dict[str, Any]) -> dict[str, Any]:
         "files": sum(e["files"] for e in per_entity.values()),
         "rows": sum(e["rows"] for e in per_entity.values()),
         "by_entity": dict(sorted(per_entity.items())),
+        # landing rows of people erased on request, dropped at load (orchestration.privacy)
+        "dropped_erased_rows": int(landing.get("rows_dropped_erased") or 0),
     }
 
 
@@ -414,6 +416,9 @@ def format_text(summary: dict[str, Any], verbose: bool = False,
                      f"file(s) ({entities}).")
     else:
         lines.append("Loaded now: nothing (no new landing files).")
+    if load.get("dropped_erased_rows"):
+        lines.append(f"  Dropped at load: {_n(load['dropped_erased_rows'])} row(s) of people "
+                     "erased on request (`leadscore erase`; counted, not kept).")
     lines.append(f"  Quarantined now: {_n(quarantine['this_run_rows'])} row(s)"
                  + (" by reason:" if quarantine["this_run"] else "."))
     lines += _by_reason(quarantine["this_run"])

@@ -178,8 +178,12 @@ def check_lead_count(settings: Settings, leads: int, previous: dict[str, Any] | 
         )
 
 
-def publish(settings: Settings, run_id: str | None = None, as_of: str | None = None) -> Publication:
+def publish(settings: Settings, run_id: str | None = None, as_of: str | None = None,
+            *, record: bool = True) -> Publication:
     """Copy the marts from the warehouse (opened read-only) to the serving folder.
+
+    ``record=False`` (a re-publication of the same scoring, e.g. after an erasure,
+    orchestration.privacy): the warehouse's list of published scorings is left as it is.
 
     ``as_of``: the run's as_of, published when the mart has no rows to read it from.
     Raises :class:`PublishRefused` (and publishes nothing) when the new lead_scores has
@@ -228,7 +232,8 @@ def publish(settings: Settings, run_id: str | None = None, as_of: str | None = N
         for path in temps:
             path.unlink(missing_ok=True)
         shutil.rmtree(tmp_audiences, ignore_errors=True)
-    record_publication(settings, run_id)
+    if record:
+        record_publication(settings, run_id)
     return publication
 
 

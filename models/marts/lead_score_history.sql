@@ -1,18 +1,19 @@
 -- One row per lead per scoring as_of, appended by every run and never rewritten: a
 -- re-run at the same as_of first deletes that as_of's rows, all of them (the pre-hook),
 -- so a lead that left the spine since (a landing file withdrawn and reloaded) leaves too.
+-- (On Spark, whose Parquet tables have no DELETE, the as_of partition is overwritten
+-- instead: macros/incremental.sql, history_strategy.)
 -- full_refresh is off for this model: `leadscore run --full-refresh` keeps the history.
 -- The delete runs before the model's transaction: DuckDB refuses a transaction that both
 -- deletes from a table and adds columns to it (on_schema_change, when a release adds a
 -- column); a run that fails after it leaves that as_of's rows out until the next run.
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    incremental_strategy=history_strategy(),
+    partition_by=history_partition_by(),
     full_refresh=false,
     on_schema_change='append_new_columns',
-    pre_hook=before_begin(
-        "{% if is_incremental() %}delete from {{ this }} where as_of = {{ as_of() }}{% endif %}"
-    ),
+    pre_hook=before_begin("{{ delete_history_of_as_of() }}"),
 ) }}
 
 with

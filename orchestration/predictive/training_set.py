@@ -252,7 +252,10 @@ def warehouse_copy(settings: Settings) -> Any:
         raise FileNotFoundError(f"no warehouse at {settings.duckdb_path}: run `leadscore run` first")
     with tempfile.TemporaryDirectory(prefix="leadscore-train-",
                                      dir=settings.duckdb_temp_dir.parent) as tmp:
-        copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "train.duckdb")
+        # dbt rebuilds the snapshots in this DuckDB copy, whatever LEADSCORE_DBT_TARGET is
+        # (on Spark, the copy holds the tables the Spark build brought back)
+        copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "train.duckdb",
+                                   extra_env={**settings.extra_env, "LEADSCORE_DBT_TARGET": "duckdb"})
         with pipeline.refresh_lock(settings, wait=True, reentrant=True):
             shutil.copy2(settings.duckdb_path, copy.duckdb_path)
         yield copy

@@ -91,7 +91,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 @pytest.mark.parametrize("command", ["leadscore", "run", "validate", "backtest", "train",
-                                     "predict", "report", "bench", "generate"])
+                                     "predict", "report", "bench", "generate", "erase"])
 def test_every_command_documents_its_arguments_and_defaults(
     capsys: pytest.CaptureFixture[str], command: str
 ) -> None:

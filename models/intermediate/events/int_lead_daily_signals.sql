@@ -7,7 +7,8 @@
 -- depends_on: {{ ref('int_identity_links') }}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=upsert_strategy(),
+    partition_by=upsert_partition_by(),
     unique_key=['lead_id', 'activity_date'],
     on_schema_change='fail',
     pre_hook="{{ delete_relinked_lead_days() }}",
@@ -68,4 +69,4 @@ final as (
 
 )
 
-select * from final
+{{ upserted_rows('final', replaced_keys='select resolved_lead_id as lead_id, activity_date from touched_lead_days') }}

@@ -46,7 +46,7 @@ final as (
 
     select
         lead_id,
-        {{ dbt.listagg('reason', "' '", 'order by reason_rank') }} as score_reasons
+        {{ ordered_string_agg('reason', "' '", 'reason_rank') }} as score_reasons
     from ranked
     where reason_rank <= {{ var('score_reasons_top_n') }}
     group by lead_id

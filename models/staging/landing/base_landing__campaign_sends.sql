@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=upsert_strategy(),
+    partition_by=upsert_partition_by(),
     unique_key='_ingest_seq',
     on_schema_change='fail',
 ) }}
@@ -82,4 +83,4 @@ final as (
 
 )
 
-select * from final
+{{ upserted_rows('final') }}
