@@ -25,7 +25,7 @@
     copy; the quarantine's raw rows mask them (masked_identifier). Keep in step with
     orchestration/privacy.py DIRECT_IDENTIFIERS (a pytest checks they agree). -#}
 {% macro landing_direct_identifiers(entity) -%}
-    {%- set columns = {'events': [], 'leads': ['email'], 'orders': []} -%}
+    {%- set columns = {'events': [], 'leads': ['email'], 'orders': [], 'campaign_sends': []} -%}
     {{ return(columns[entity]) }}
 {%- endmacro %}
 

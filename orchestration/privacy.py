@@ -64,7 +64,7 @@ DEFAULT_LOCK_TIMEOUT = 600.0
 #: The direct identifiers of the landing contract per entity: clear only in the landing
 #: copy (landing.leads); the quarantine's raw rows hold 'sha256:<hash>' instead
 #: (macros/landing_columns.sql, landing_direct_identifiers: keep the two in step).
-DIRECT_IDENTIFIERS: dict[str, list[str]] = {"events": [], "leads": ["email"], "orders": []}
+DIRECT_IDENTIFIERS: dict[str, list[str]] = {"events": [], "leads": ["email"], "orders": [], "campaign_sends": []}
 
 #: Kinds of erased values, as recorded in the ledger.
 LEAD, ANONYMOUS, EMAIL = "lead_id", "anonymous_id", "email_hash"
@@ -76,6 +76,7 @@ LANDING_MATCHES: dict[str, dict[str, tuple[str, str]]] = {
     "leads": {"lead_id": (LEAD, "trim(lead_id)"),
               "email": (EMAIL, "sha256(lower(trim(nullif(trim(email), ''))))")},
     "orders": {"lead_id": (LEAD, "trim(lead_id)")},
+    "campaign_sends": {"lead_id": (LEAD, "trim(lead_id)")},
 }
 
 
