@@ -95,3 +95,25 @@ def test_lead_metrics_equal_the_mart(generated_warehouse: Settings, mf_project: 
         assert int(got[metric]) == int(expected[metric]), metric
     assert int(got["leads"]) == int(expected["leads"])
     assert float(got["average_lead_score"]) == pytest.approx(float(expected["average_lead_score"]))
+
+
+def test_campaign_uplift_equals_the_marts_overall_rows(generated_warehouse: Settings,
+                                                      mf_project: Path, tmp_path: Path) -> None:
+    expected = query(generated_warehouse, """
+        select campaign_id, uplift, uplift_standard_error, treated_leads, control_leads
+        from marts.campaign_results where is_overall and uplift is not null""")
+    if expected.empty:
+        pytest.skip("the generated shop has no campaign with a closed week")
+    answer = mf_query(generated_warehouse, mf_project, tmp_path, "--metrics",
+                      "campaign_uplift,campaign_uplift_standard_error,"
+                      "campaign_treated_leads_closed,campaign_control_leads_closed",
+                      "--group-by", "campaign")
+    got = answer.set_index("campaign").loc[expected["campaign_id"]]
+    assert got["campaign_uplift"].astype(float).tolist() == pytest.approx(
+        expected["uplift"].astype(float).tolist())
+    assert got["campaign_uplift_standard_error"].astype(float).tolist() == pytest.approx(
+        expected["uplift_standard_error"].astype(float).tolist())
+    assert got["campaign_treated_leads_closed"].astype(int).tolist() == \
+        expected["treated_leads"].astype(int).tolist()
+    assert got["campaign_control_leads_closed"].astype(int).tolist() == \
+        expected["control_leads"].astype(int).tolist()
