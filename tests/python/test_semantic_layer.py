@@ -2,7 +2,7 @@
 
 `mf` reads the semantic manifest only from <project>/target/semantic_manifest.json, while
 the test warehouses keep their dbt target in their own folder. So `mf` runs in a project
-folder of links to this repository whose target/ is the warehouse's target, with the
+folder of links to this repository whose target/ holds a manifest parsed for the warehouse, with the
 warehouse's environment (profiles.yml reads LEADSCORE_DUCKDB_PATH): the commands of the
 README's "Semantic layer (MetricFlow)", on the session's small generated shop.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from orchestration import pipeline
 from orchestration.config import Settings
 from warehouse_helpers import query
 
@@ -31,9 +32,12 @@ def mf_project(generated_warehouse: Settings, tmp_path_factory: pytest.TempPathF
     root = tmp_path_factory.mktemp("mf_project")
     for name in PROJECT_FILES:
         (root / name).symlink_to(REPO / name)
-    target = Path(generated_warehouse.extra_env["DBT_TARGET_PATH"])
-    assert (target / "semantic_manifest.json").exists(), "dbt build wrote no semantic manifest"
-    (root / "target").symlink_to(target)
+    # The project's own semantic manifest, parsed for this warehouse (it names the database
+    # after the warehouse file): the session's target folder is shared with tests that run
+    # dbt on copies of the warehouse (a backtest's), whose manifests name their copy.
+    target = root / "target"
+    pipeline.run_dbt(generated_warehouse, ["parse", "--target-path", str(target)], quiet=True)
+    assert (target / "semantic_manifest.json").exists(), "dbt parse wrote no semantic manifest"
     return root
 
 
