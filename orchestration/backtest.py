@@ -416,7 +416,10 @@ def run_backtest(
         # dbt rebuilds the as_of models in this DuckDB copy, whatever LEADSCORE_DBT_TARGET is
         # (on Spark, the copy holds the tables the Spark build brought back)
         copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "backtest.duckdb",
-                                   extra_env={**settings.extra_env, "LEADSCORE_DBT_TARGET": "duckdb"})
+                                   extra_env={**settings.extra_env, "LEADSCORE_DBT_TARGET": "duckdb",
+                                              # its own dbt target: the project's manifests
+                                              # keep naming the warehouse (mf reads them)
+                                              "DBT_TARGET_PATH": str(Path(tmp) / "target")})
         with pipeline.refresh_lock(settings, wait=True):
             shutil.copy2(settings.duckdb_path, copy.duckdb_path)
         # What the window can measure is known before dbt rebuilds anything.

@@ -255,7 +255,10 @@ def warehouse_copy(settings: Settings) -> Any:
         # dbt rebuilds the snapshots in this DuckDB copy, whatever LEADSCORE_DBT_TARGET is
         # (on Spark, the copy holds the tables the Spark build brought back)
         copy = dataclasses.replace(settings, duckdb_path=Path(tmp) / "train.duckdb",
-                                   extra_env={**settings.extra_env, "LEADSCORE_DBT_TARGET": "duckdb"})
+                                   extra_env={**settings.extra_env, "LEADSCORE_DBT_TARGET": "duckdb",
+                                              # its own dbt target: the project's manifests
+                                              # keep naming the warehouse (mf reads them)
+                                              "DBT_TARGET_PATH": str(Path(tmp) / "target")})
         with pipeline.refresh_lock(settings, wait=True, reentrant=True):
             shutil.copy2(settings.duckdb_path, copy.duckdb_path)
         yield copy

@@ -87,6 +87,11 @@ def test_a_truncated_window_is_measured_with_a_warning(generated_warehouse, tmp_
     assert result.propensity is None and "Purchase probability" not in result.format()
     assert covered.warnings == [] and covered.covered_days == 7
     assert covered.converters == result.converters
+    # the backtest's dbt ran in its own target folder: the warehouse's manifests (which mf
+    # and Dagster read) still name the warehouse, not the backtest's copy
+    target = Path(generated_warehouse.extra_env["DBT_TARGET_PATH"])
+    for manifest in ("manifest.json", "semantic_manifest.json"):
+        assert '"backtest"' not in (target / manifest).read_text(encoding="utf-8"), manifest
 
 
 def frame(converted: list[int]) -> pd.DataFrame:
