@@ -254,6 +254,15 @@
     position only, so it is the same on every engine and in Python:
     int(hashlib.md5(text.encode()).hexdigest()[:8], 16) / 2**32 (campaign control groups). -#}
 {% macro stable_unit_interval(expr) -%}
+    {{ return(adapter.dispatch('stable_unit_interval', 'leadscore')(expr)) }}
+{%- endmacro %}
+
+{#- Spark: conv() reads the hex digits (dbt-spark's position() gave other digits here). -#}
+{% macro spark__stable_unit_interval(expr) -%}
+    (cast(conv(substr({{ dbt.hash(expr) }}, 1, 8), 16, 10) as double) / 4294967296.0)
+{%- endmacro %}
+
+{% macro default__stable_unit_interval(expr) -%}
     {%- set digest = dbt.hash(expr) -%}
     (
         {%- for i in range(8) %}
