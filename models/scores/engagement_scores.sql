@@ -10,15 +10,21 @@ spine as (
 
 ),
 
-signals as (
-
-    select * from {{ ref('int_lead_behaviour_signals') }}
-
-),
-
 raw_signals as (
 
     select * from {{ ref('int_lead_signals_as_of') }}
+
+),
+
+lead_activity as (
+
+    select * from {{ ref('int_lead_activity_as_of') }}
+
+),
+
+product_views as (
+
+    select * from {{ ref('int_lead_product_views') }}
 
 ),
 
@@ -28,19 +34,29 @@ dimension_scores as (
 
 ),
 
+sessions_per_day as (
+
+    select
+        lead_id,
+        activity_date,
+        count(*) as n_sessions
+    from raw_signals
+    where signal_type = 'session'
+    group by lead_id, activity_date
+
+),
+
 activity as (
 
     select
         lead_id,
-        {{ sum_last_days("signal_key = 'session'", 'units', var('short_window_days')) }} as sessions_short,
-        {{ sum_last_days("signal_key = 'session'", 'units', var('medium_window_days')) }} as sessions_medium,
-        {{ sum_last_days("signal_key = 'session'", 'units', var('long_window_days')) }} as sessions_long,
-        {{ sum_last_days("signal_key = 'active_day'", 'units', var('short_window_days')) }} as active_days_short,
-        {{ sum_last_days("signal_key = 'active_day'", 'units', var('medium_window_days')) }} as active_days_medium,
-        {{ sum_last_days("signal_key = 'active_day'", 'units', var('long_window_days')) }} as active_days_long,
-        max(activity_date) as last_visit_date
-    from signals
-    where signal_type = 'activity'
+        {{ sum_last_days('1 = 1', 'n_sessions', var('short_window_days')) }} as sessions_short,
+        {{ sum_last_days('1 = 1', 'n_sessions', var('medium_window_days')) }} as sessions_medium,
+        {{ sum_last_days('1 = 1', 'n_sessions', var('long_window_days')) }} as sessions_long,
+        {{ sum_last_days('1 = 1', '1', var('short_window_days')) }} as active_days_short,
+        {{ sum_last_days('1 = 1', '1', var('medium_window_days')) }} as active_days_medium,
+        {{ sum_last_days('1 = 1', '1', var('long_window_days')) }} as active_days_long
+    from sessions_per_day
     group by lead_id
 
 ),
@@ -50,25 +66,10 @@ email as (
     select
         lead_id,
         {{ sum_last_days("signal_key = 'email_open'", 'n_events', var('medium_window_days')) }} as email_opens_medium,
-        {{ sum_last_days("signal_key = 'email_click'", 'n_events', var('medium_window_days')) }} as email_clicks_medium,
-        max(case when signal_key = 'unsubscribe' then last_at end) as last_unsubscribed_at,
-        max(case when signal_key = 'email_bounce' then 1 else 0 end) = 1 as has_email_bounced
+        {{ sum_last_days("signal_key = 'email_click'", 'n_events', var('medium_window_days')) }} as email_clicks_medium
     from raw_signals
     where signal_type = 'event_type'
     group by lead_id
-
-),
-
-products as (
-
-    select
-        lead_id,
-        signal_key as product_id,
-        count(*) as view_days,
-        sum(n_events) as n_views
-    from raw_signals
-    where signal_type = 'product'
-    group by lead_id, signal_key
 
 ),
 
@@ -79,15 +80,7 @@ focus as (
         max(case when product_rank = 1 then product_id end) as top_product_id,
         max(case when product_rank = 1 then view_days end) as top_product_view_days,
         1.0 * max(case when product_rank = 1 then n_views end) / sum(n_views) as product_focus_ratio
-    from (
-        select
-            *,
-            row_number() over (
-                partition by lead_id
-                order by view_days desc, n_views desc, product_id asc
-            ) as product_rank
-        from products
-    ) as ranked
+    from product_views
     group by lead_id
 
 ),
@@ -103,12 +96,12 @@ final as (
         cast(coalesce(activity.active_days_short, 0) as integer) as active_days_short,
         cast(coalesce(activity.active_days_medium, 0) as integer) as active_days_medium,
         cast(coalesce(activity.active_days_long, 0) as integer) as active_days_long,
-        activity.last_visit_date,
-        {{ days_before_as_of('activity.last_visit_date') }} as days_since_last_visit,
+        lead_activity.last_visit_date,
+        {{ days_before_as_of('lead_activity.last_visit_date') }} as days_since_last_visit,
         cast(coalesce(email.email_opens_medium, 0) as integer) as email_opens_medium,
         cast(coalesce(email.email_clicks_medium, 0) as integer) as email_clicks_medium,
-        email.last_unsubscribed_at,
-        coalesce(email.has_email_bounced, false) as has_email_bounced,
+        lead_activity.last_unsubscribed_at,
+        lead_activity.last_bounced_at is not null as has_email_bounced,
         focus.top_product_id,
         cast(coalesce(focus.top_product_view_days, 0) as integer) as top_product_view_days,
         focus.product_focus_ratio,
@@ -125,6 +118,8 @@ final as (
         on spine.lead_id = activity.lead_id
     left join email
         on spine.lead_id = email.lead_id
+    left join lead_activity
+        on spine.lead_id = lead_activity.lead_id
     left join focus
         on spine.lead_id = focus.lead_id
 

@@ -63,22 +63,49 @@ open_stores as (
 
 ),
 
+store_views as (
+
+    -- views of each store's pages before as_of: the carried state of the days before the
+    -- decay anchor and the recent days
+    select
+        lead_id,
+        store_id,
+        sum(n_views) as n_views,
+        max(last_viewed_at) as last_viewed_at
+    from (
+        select
+            lead_id,
+            store_id,
+            n_views,
+            last_viewed_at
+        from {{ ref('int_lead_store_state') }}
+        union all
+        select
+            lead_id,
+            signal_key as store_id,
+            n_events as n_views,
+            last_at as last_viewed_at
+        from raw_signals
+        where signal_type = 'store' and activity_date >= {{ decay_anchor_date() }}
+    ) as combined
+    group by lead_id, store_id
+
+),
+
 stores_viewed as (
 
     -- the most viewed store page among the stores open at as_of (a page of a store not
     -- yet open, or unknown, names no local store)
     select
-        raw_signals.lead_id,
-        raw_signals.signal_key as store_id,
+        store_views.lead_id,
+        store_views.store_id,
         row_number() over (
-            partition by raw_signals.lead_id
-            order by sum(raw_signals.n_events) desc, max(raw_signals.last_at) desc, raw_signals.signal_key
+            partition by store_views.lead_id
+            order by store_views.n_views desc, store_views.last_viewed_at desc, store_views.store_id
         ) as store_rank
-    from raw_signals
+    from store_views
     inner join open_stores
-        on raw_signals.signal_key = open_stores.store_id
-    where raw_signals.signal_type = 'store'
-    group by raw_signals.lead_id, raw_signals.signal_key
+        on store_views.store_id = open_stores.store_id
 
 ),
 

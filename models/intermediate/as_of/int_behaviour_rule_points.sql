@@ -3,6 +3,10 @@
 --   decay:    0.5 ^ (days before as_of / half_life_days of the rule's action group)
 --             (no half-life = no decay)
 --   per rule: the sum, capped at +/- max_rule_points
+-- The days before the decay anchor come priced from the carried state, decayed to the
+-- anchor (int_lead_rule_state; the return days to the most viewed product from
+-- int_lead_product_views) and are rescaled to as_of: 0.5^((as_of - d)/h) =
+-- 0.5^((as_of - anchor)/h) * 0.5^((anchor - d)/h). The later days are priced here.
 -- plus the repeat-purchase ladder (rules/repeat_purchase_points: the highest step reached).
 with
 
@@ -27,6 +31,19 @@ half_lives as (
 ladder as (
 
     select * from {{ ref('repeat_purchase_points') }}
+
+),
+
+rule_state as (
+
+    select * from {{ ref('int_lead_rule_state') }}
+
+),
+
+top_products as (
+
+    select * from {{ ref('int_lead_product_views') }}
+    where product_rank = 1 and repeat_view_days > 0
 
 ),
 
@@ -115,22 +132,85 @@ daily_points as (
 
 ),
 
+carried_points as (
+
+    select
+        rule_state.lead_id,
+        rules.rule_id,
+        rules.dimension,
+        rules.label,
+        rules.max_rule_points,
+        rule_state.units,
+        rule_state.decayed_points
+        * {{ decay_between('rule_state.anchor_date', as_of_date(), 'half_lives.half_life_days') }} as points
+    from rule_state
+    inner join rules
+        on rule_state.rule_id = rules.rule_id
+    left join half_lives
+        on rules.action_group = half_lives.action_group
+    union all
+    -- focus/repeat_product_day: one unit per return day to the most viewed product,
+    -- decayed with the half-life of the focus rules' action group
+    select
+        top_products.lead_id,
+        rules.rule_id,
+        rules.dimension,
+        rules.label,
+        rules.max_rule_points,
+        cast(top_products.repeat_view_days as {{ dbt.type_float() }}) as units,
+        least(1.0, rules.max_units_per_day) * rules.points_per_unit
+        * top_products.decayed_repeat_view_days as points
+    from top_products
+    inner join rules
+        on
+            rules.signal_type = 'focus'
+            and (
+                (rules.key_match = 'exact' and rules.key_pattern = 'repeat_product_day')
+                or (rules.key_match = 'like' and 'repeat_product_day' like rules.key_pattern)
+            )
+
+),
+
+priced as (
+
+    select
+        lead_id,
+        rule_id,
+        dimension,
+        label,
+        max_rule_points,
+        units,
+        points
+    from daily_points
+    union all
+    select
+        lead_id,
+        rule_id,
+        dimension,
+        label,
+        max_rule_points,
+        units,
+        points
+    from carried_points
+
+),
+
 rule_points as (
 
-    -- rounded: the sum of floats must not depend on the order rows arrive in
+    -- rounded: the sum of floats must not depend on the order rows arrive in, nor on
+    -- whether the days came from the carried state (macros/decay_state.sql, round_decayed)
     select
         lead_id,
         dimension,
         rule_id,
         label as rule_label,
         sum(units) as units,
-        round(
-            case
+        {{ round_decayed(
+            'case
                 when sum(points) < 0 then -1 * least(-1 * sum(points), max(max_rule_points))
                 else least(sum(points), max(max_rule_points))
-            end, 6
-        ) as points
-    from daily_points
+            end') }} as points
+    from priced
     group by lead_id, dimension, rule_id, label
 
 ),

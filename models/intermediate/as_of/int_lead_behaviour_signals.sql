@@ -1,8 +1,10 @@
--- Every behaviour signal of a lead at as_of, in one shape (lead, day, signal type, key,
--- units), ready to be priced by rules/scoring_rules. Besides the event signals it derives:
+-- The behaviour signals of a lead at as_of priced per day, in one shape (lead, day, signal
+-- type, key, units), ready for rules/scoring_rules. The event signals (event types, page
+-- types, categories, searches, activity) are those of the days from the decay anchor on:
+-- the earlier days are in the carried state (int_lead_rule_state), and the return days to
+-- the most viewed product in int_lead_product_views. Besides the event signals it derives:
 --   activity/session and activity/active_day  - sessions per day, 1 per active day
 --   recency/last_visit                        - 1 unit on the day of the last web visit
---   focus/repeat_product_day                  - 1 unit per return day to the most viewed product
 --   order/completed, order/value_per_100_eur  - orders that count as purchases (and their value)
 --   order/refunded, order/cancelled           - on the day the status changed
 --   cart/abandoned                            - 1 unit per abandoned cart, on its last add's day
@@ -12,6 +14,13 @@ with
 signals as (
 
     select * from {{ ref('int_lead_signals_as_of') }}
+    where activity_date >= {{ decay_anchor_date() }}
+
+),
+
+activity as (
+
+    select * from {{ ref('int_lead_activity_as_of') }}
 
 ),
 
@@ -72,62 +81,12 @@ activity_signals as (
     union all
     select
         lead_id,
-        max(activity_date) as activity_date,
+        last_visit_date as activity_date,
         'recency' as signal_type,
         'last_visit' as signal_key,
         1.0 as units
-    from sessions_per_day
-    group by lead_id
-
-),
-
-product_days as (
-
-    select
-        lead_id,
-        signal_key as product_id,
-        activity_date,
-        n_events,
-        min(activity_date) over (partition by lead_id, signal_key) as first_view_date
-    from signals
-    where signal_type = 'product'
-
-),
-
-top_product as (
-
-    select
-        lead_id,
-        product_id
-    from (
-        select
-            lead_id,
-            product_id,
-            row_number() over (
-                partition by lead_id
-                order by count(*) desc, sum(n_events) desc, product_id
-            ) as product_rank
-        from product_days
-        group by lead_id, product_id
-    ) as ranked_products
-    where product_rank = 1
-
-),
-
-focus_signals as (
-
-    select
-        product_days.lead_id,
-        product_days.activity_date,
-        'focus' as signal_type,
-        'repeat_product_day' as signal_key,
-        1.0 as units
-    from product_days
-    inner join top_product
-        on
-            product_days.lead_id = top_product.lead_id
-            and product_days.product_id = top_product.product_id
-    where product_days.activity_date > product_days.first_view_date
+    from activity
+    where last_visit_date is not null
 
 ),
 
@@ -207,8 +166,6 @@ final as (
     select * from event_signals
     union all
     select * from activity_signals
-    union all
-    select * from focus_signals
     union all
     select * from order_signals
     union all

@@ -11,6 +11,38 @@
 --   is_open:   abandoned, not closed, last add within var('abandoned_cart_open_days')
 with
 
+cart_signals as (
+
+    -- the add-to-cart and purchase days of all history: the older days straight from the
+    -- daily aggregate (with the point-in-time rule of int_lead_signals_as_of), the recent
+    -- ones from int_lead_signals_as_of
+    select
+        lead_id,
+        activity_date,
+        signal_key,
+        sum(n_events) as n_events,
+        min(first_at) as first_at,
+        max(last_at) as last_at
+    from {{ ref('int_lead_daily_signals') }}
+    where
+        signal_type = 'event_type'
+        and signal_key in ('add_to_cart', 'purchase')
+        and activity_date < {{ recent_signals_start_date() }}
+        and (identity_linked_at is null or identity_linked_at < {{ as_of() }})
+    group by lead_id, activity_date, signal_key
+    union all
+    select
+        lead_id,
+        activity_date,
+        signal_key,
+        n_events,
+        first_at,
+        last_at
+    from {{ ref('int_lead_signals_as_of') }}
+    where signal_type = 'event_type' and signal_key in ('add_to_cart', 'purchase')
+
+),
+
 cart_days as (
 
     select
@@ -19,8 +51,8 @@ cart_days as (
         first_at,
         last_at,
         n_events
-    from {{ ref('int_lead_signals_as_of') }}
-    where signal_type = 'event_type' and signal_key = 'add_to_cart'
+    from cart_signals
+    where signal_key = 'add_to_cart'
 
 ),
 
@@ -32,8 +64,8 @@ purchases as (
         lead_id,
         first_at as purchase_from,
         last_at as purchase_to
-    from {{ ref('int_lead_signals_as_of') }}
-    where signal_type = 'event_type' and signal_key = 'purchase'
+    from cart_signals
+    where signal_key = 'purchase'
     union all
     select
         lead_id,

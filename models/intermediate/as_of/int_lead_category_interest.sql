@@ -1,8 +1,16 @@
 -- Interest per lead and product category at as_of: every event carrying the category
 -- (category and product views, cart adds and removals, purchases), decayed with the
 -- half-life of var('category_interest_action_group'), its share of the lead's interest
--- and its rank.
+-- and its rank. The days before the decay anchor come from the carried state
+-- (int_lead_category_state, decayed to the anchor and rescaled here to as_of), the later
+-- days from int_lead_signals_as_of.
 with
+
+state as (
+
+    select * from {{ ref('int_lead_category_state') }}
+
+),
 
 signals as (
 
@@ -13,27 +21,65 @@ signals as (
 
 half_life as (
 
-    select half_life_days from {{ ref('decay_half_lives') }}
+    select max(half_life_days) as half_life_days
+    from {{ ref('decay_half_lives') }}
     where action_group = '{{ var("category_interest_action_group") }}'
+
+),
+
+recent as (
+
+    select
+        signals.lead_id,
+        signals.signal_key as product_category,
+        sum(case when signals.activity_date >= {{ decay_anchor_date() }} then signals.n_events else 0 end)
+            as events_total,
+        {{ sum_last_days('1 = 1', 'signals.n_events', var('medium_window_days'), 'signals.activity_date') }} as events_medium,
+        max(case when signals.activity_date >= {{ decay_anchor_date() }} then signals.last_at end) as last_event_at,
+        sum(
+            case
+                when signals.activity_date >= {{ decay_anchor_date() }}
+                    then signals.n_events
+                    * {{ decay_between('signals.activity_date', as_of_date(), 'half_life.half_life_days') }}
+                else 0
+            end
+        ) as interest_points
+    from signals
+    cross join half_life
+    group by signals.lead_id, signals.signal_key
+
+),
+
+carried as (
+
+    select
+        state.lead_id,
+        state.product_category,
+        state.n_events as events_total,
+        0 as events_medium,
+        state.last_event_at,
+        state.decayed_events
+        * {{ decay_between('state.anchor_date', as_of_date(), 'half_life.half_life_days') }} as interest_points
+    from state
+    cross join half_life
 
 ),
 
 per_category as (
 
     select
-        signals.lead_id,
-        signals.signal_key as product_category,
-        sum(signals.n_events) as events_total,
-        {{ sum_last_days('1 = 1', 'signals.n_events', var('medium_window_days'), 'signals.activity_date') }} as events_medium,
-        max(signals.last_at) as last_event_at,
-        round(sum(
-            signals.n_events
-            * coalesce({{ decay_factor(days_before_as_of('signals.activity_date'), 'half_life.half_life_days') }}, 1.0)
-        ), 6) as interest_points
-    from signals
-    left join half_life
-        on 1 = 1
-    group by signals.lead_id, signals.signal_key
+        lead_id,
+        product_category,
+        sum(events_total) as events_total,
+        sum(events_medium) as events_medium,
+        max(last_event_at) as last_event_at,
+        {{ round_decayed('sum(interest_points)') }} as interest_points
+    from (
+        select * from carried
+        union all
+        select * from recent
+    ) as combined
+    group by lead_id, product_category
 
 ),
 

@@ -31,12 +31,10 @@ profiles as (
 
 ),
 
-signals as (
+activity as (
 
-    select * from {{ ref('int_lead_signals_as_of') }}
-    where
-        signal_type = 'event_type'
-        and signal_key in ('subscribe', 'unsubscribe', 'email_bounce')
+    -- the latest subscribe, unsubscribe and bounce events before as_of
+    select * from {{ ref('int_lead_activity_as_of') }}
 
 ),
 
@@ -58,10 +56,17 @@ statements as (
     union all
     select
         lead_id,
-        last_at as stated_at,
-        signal_key = 'subscribe' as is_consent
-    from signals
-    where signal_key in ('subscribe', 'unsubscribe')
+        last_subscribed_at as stated_at,
+        true as is_consent
+    from activity
+    where last_subscribed_at is not null
+    union all
+    select
+        lead_id,
+        last_unsubscribed_at as stated_at,
+        false as is_consent
+    from activity
+    where last_unsubscribed_at is not null
 
 ),
 
@@ -80,10 +85,9 @@ bounces as (
 
     select
         lead_id,
-        max(last_at) as last_bounced_at
-    from signals
-    where signal_key = 'email_bounce'
-    group by lead_id
+        last_bounced_at
+    from activity
+    where last_bounced_at is not null
 
 ),
 

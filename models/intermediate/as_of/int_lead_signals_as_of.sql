@@ -1,4 +1,7 @@
--- Every signal of every lead before as_of, per day: whole days from the compact daily
+-- The recent signals of every lead before as_of, per day: the whole days from the earlier
+-- of the decay anchor (macros/decay_state.sql: what lies before it is in the carried
+-- state, models/intermediate/state/) and the longest window of the descriptive counts
+-- (vars short/medium/long_window_days, local_intent_days), read from the compact daily
 -- aggregate, plus the part of the as_of day before as_of straight from the events.
 -- Stitched anonymous history counts only when the link itself happened before as_of.
 with
@@ -16,6 +19,7 @@ whole_days as (
     from {{ ref('int_lead_daily_signals') }}
     where
         activity_date < {{ as_of_date() }}
+        and activity_date >= {{ recent_signals_start_date() }}
         and (identity_linked_at is null or identity_linked_at < {{ as_of() }})
 
 ),

@@ -10,7 +10,7 @@ profiles as (
 
 signals as (
 
-    select distinct lead_id from {{ ref('int_lead_signals_as_of') }}
+    select lead_id from {{ ref('int_lead_activity_as_of') }}
 
 ),
 
