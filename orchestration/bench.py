@@ -135,17 +135,21 @@ def _step_seconds(log: Path) -> dict[str, float]:
 
 
 def _dbt_timings(phase: Phase, target_dirs: list[Path], since: float, top: int = 8) -> None:
-    """The dbt build's elapsed time and its slowest models, from the newest run_results."""
+    """The dbt steps' elapsed time and their slowest models, from every run_results.json
+    the phase wrote (a refresh runs dbt more than once: the models, then the marts)."""
     candidates = [p for d in target_dirs if d.exists() for p in d.rglob("run_results.json")
                   if p.stat().st_mtime >= since]
+    timings: list[tuple[str, float]] = []
+    elapsed = 0.0
+    for path in candidates:
+        run_results = json.loads(path.read_text())
+        timings += [(r["unique_id"].split(".")[-1], round(r["execution_time"], 2))
+                    for r in run_results["results"] if r["unique_id"].startswith("model.")]
+        elapsed += float(run_results.get("elapsed_time", 0.0))
     if not candidates:
         return
-    newest = max(candidates, key=lambda p: p.stat().st_mtime)
-    run_results = json.loads(newest.read_text())
-    timings = [(r["unique_id"].split(".")[-1], round(r["execution_time"], 2))
-               for r in run_results["results"] if r["unique_id"].startswith("model.")]
     phase.slowest_models = sorted(timings, key=lambda t: -t[1])[:top]
-    phase.dbt_seconds = round(float(run_results.get("elapsed_time", 0.0)), 1)
+    phase.dbt_seconds = round(elapsed, 1)
 
 
 def _training_figures(log: Path) -> dict[str, float]:

@@ -10,20 +10,22 @@ from dataclasses import asdict
 from orchestration.bench import Phase, _dbt_timings, _step_seconds, markdown
 
 
-def test_dbt_timings_come_from_the_newest_run_results(tmp_path) -> None:
-    old, new = tmp_path / "a" / "run_results.json", tmp_path / "b" / "run_results.json"
-    for path, elapsed, seconds in ((old, 1.0, 99.0), (new, 42.25, 7.5)):
+def test_dbt_timings_add_up_every_dbt_step_of_the_phase(tmp_path) -> None:
+    # a refresh runs dbt twice (models, then marts): both count; an older file does not
+    older, models, marts = (tmp_path / name / "run_results.json" for name in ("a", "b", "c"))
+    for path, elapsed, seconds in ((older, 1.0, 99.0), (models, 42.25, 7.5), (marts, 8.0, 3.0)):
         path.parent.mkdir()
         path.write_text(json.dumps({"elapsed_time": elapsed, "results": [
-            {"unique_id": "model.leadscore.slow", "execution_time": seconds},
+            {"unique_id": f"model.leadscore.slow_{path.parent.name}", "execution_time": seconds},
             {"unique_id": "model.leadscore.fast", "execution_time": 0.5},
             {"unique_id": "test.leadscore.not_a_model", "execution_time": 100.0},
         ]}))
-    os.utime(old, (time.time() - 60, time.time() - 60))
+    os.utime(older, (time.time() - 60, time.time() - 60))
     phase = Phase("full build", ["leadscore", "run"])
     _dbt_timings(phase, [tmp_path], since=time.time() - 30)
-    assert phase.dbt_seconds == 42.2  # rounded to 0.1 s
-    assert phase.slowest_models == [("slow", 7.5), ("fast", 0.5)]
+    assert phase.dbt_seconds == 50.2  # 42.25 + 8.0, rounded to 0.1 s
+    assert phase.slowest_models[:2] == [("slow_b", 7.5), ("slow_c", 3.0)]
+    assert ("slow_a", 99.0) not in phase.slowest_models
 
 
 def test_markdown_table_has_a_row_per_phase_and_the_share() -> None:
