@@ -44,6 +44,21 @@ unknown_references as (
         scoring_rules.signal_type = 'page_type'
         and scoring_rules.key_pattern not in (select page_types.page_type from {{ ref('page_types') }} as page_types)
     union all
+    -- the return days to the most viewed product decay with one half-life, carried per
+    -- lead and product (int_lead_product_state): every `focus` rule names the same group
+    select
+        'scoring_rules' as rule_table,
+        scoring_rules.rule_id as rule_key,
+        scoring_rules.action_group as unknown_value
+    from scoring_rules
+    where
+        scoring_rules.signal_type = 'focus'
+        and (
+            select count(distinct focus_rules.action_group)
+            from scoring_rules as focus_rules
+            where focus_rules.signal_type = 'focus'
+        ) > 1
+    union all
     select
         'recommended_actions' as rule_table,
         actions.recommended_action as rule_key,

@@ -12,6 +12,7 @@
     ('local_intent_max_km', var('local_intent_max_km') | float >= 0),
     ('category_interest_saturation', var('category_interest_saturation') | float > 0),
     ('score_reasons_top_n', var('score_reasons_top_n') | int >= 1),
+    ('decay_state_anchor', var('decay_state_anchor') in ['month', 'week']),
     ('cart_inactivity_gap_hours', var('cart_inactivity_gap_hours') | float > 0),
     ('rfm_recency_basis', var('rfm_recency_basis') in ['days', 'expected_gap']),
     ('rfm_single_order_expected_gap_days', var('rfm_single_order_expected_gap_days') | float > 0),
