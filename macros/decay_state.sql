@@ -196,3 +196,10 @@
 {% macro round_decayed(expr, digits=6) -%}
     round(round({{ expr }}, {{ digits + 3 }}), {{ digits }})
 {%- endmacro %}
+
+{#- In a state model's final select: `fn(column)` when the run merges carried rows with new
+    facts of the same keys (plan 'roll'); else the carried rows and the recomputed leads are
+    disjoint and pass through as they are (no aggregation of the whole state). -#}
+{% macro merge_state(fn, column, plan) -%}
+    {%- if plan.mode == 'roll' -%}{{ fn }}({{ column }}){%- else -%}{{ column }}{%- endif -%}
+{%- endmacro %}

@@ -4,6 +4,10 @@
 -- (vars short/medium/long_window_days, local_intent_days), read from the compact daily
 -- aggregate, plus the part of the as_of day before as_of straight from the events.
 -- Stitched anonymous history counts only when the link itself happened before as_of.
+-- A view: every reader takes its own signal types and days (a copy of ~90 days of the
+-- daily aggregate cost more than all the readers' own scans).
+{{ config(materialized='view') }}
+
 with
 
 whole_days as (

@@ -64,18 +64,20 @@ final as (
 
     select
         lead_id,
-        max(last_active_date) as last_active_date,
-        max(last_visit_date) as last_visit_date,
-        max(last_subscribed_at) as last_subscribed_at,
-        max(last_unsubscribed_at) as last_unsubscribed_at,
-        max(last_bounced_at) as last_bounced_at,
+        {{ merge_state('max', 'last_active_date', plan) }} as last_active_date,
+        {{ merge_state('max', 'last_visit_date', plan) }} as last_visit_date,
+        {{ merge_state('max', 'last_subscribed_at', plan) }} as last_subscribed_at,
+        {{ merge_state('max', 'last_unsubscribed_at', plan) }} as last_unsubscribed_at,
+        {{ merge_state('max', 'last_bounced_at', plan) }} as last_bounced_at,
         {{ decay_state_columns(inputs_checksum) }}
     from (
         select * from carried
         union all
         select * from fresh
     ) as combined
-    group by lead_id
+    {% if plan.mode == 'roll' -%}
+        group by lead_id
+    {%- endif %}
 
 )
 

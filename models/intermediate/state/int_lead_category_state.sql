@@ -78,16 +78,18 @@ final as (
     select
         lead_id,
         product_category,
-        cast(sum(n_events) as bigint) as n_events,
-        max(last_event_at) as last_event_at,
-        sum(decayed_events) as decayed_events,
+        cast({{ merge_state('sum', 'n_events', plan) }} as bigint) as n_events,
+        {{ merge_state('max', 'last_event_at', plan) }} as last_event_at,
+        {{ merge_state('sum', 'decayed_events', plan) }} as decayed_events,
         {{ decay_state_columns(inputs_checksum) }}
     from (
         select * from carried
         union all
         select * from fresh
     ) as combined
-    group by lead_id, product_category
+    {% if plan.mode == 'roll' -%}
+        group by lead_id, product_category
+    {%- endif %}
 
 )
 

@@ -140,19 +140,21 @@ final as (
     select
         lead_id,
         product_id,
-        cast(sum(view_days) as bigint) as view_days,
-        cast(sum(n_views) as bigint) as n_views,
-        min(first_view_date) as first_view_date,
-        max(last_view_date) as last_view_date,
-        cast(sum(repeat_view_days) as bigint) as repeat_view_days,
-        sum(decayed_repeat_view_days) as decayed_repeat_view_days,
+        cast({{ merge_state('sum', 'view_days', plan) }} as bigint) as view_days,
+        cast({{ merge_state('sum', 'n_views', plan) }} as bigint) as n_views,
+        {{ merge_state('min', 'first_view_date', plan) }} as first_view_date,
+        {{ merge_state('max', 'last_view_date', plan) }} as last_view_date,
+        cast({{ merge_state('sum', 'repeat_view_days', plan) }} as bigint) as repeat_view_days,
+        {{ merge_state('sum', 'decayed_repeat_view_days', plan) }} as decayed_repeat_view_days,
         {{ decay_state_columns(inputs_checksum) }}
     from (
         select * from carried
         union all
         select * from fresh
     ) as combined
-    group by lead_id, product_id
+    {% if plan.mode == 'roll' -%}
+        group by lead_id, product_id
+    {%- endif %}
 
 )
 

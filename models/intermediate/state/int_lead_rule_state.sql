@@ -174,15 +174,17 @@ final as (
     select
         lead_id,
         rule_id,
-        sum(units) as units,
-        sum(decayed_points) as decayed_points,
+        {{ merge_state('sum', 'units', plan) }} as units,
+        {{ merge_state('sum', 'decayed_points', plan) }} as decayed_points,
         {{ decay_state_columns(inputs_checksum) }}
     from (
         select * from carried
         union all
         select * from fresh
     ) as combined
-    group by lead_id, rule_id
+    {% if plan.mode == 'roll' -%}
+        group by lead_id, rule_id
+    {%- endif %}
 
 )
 

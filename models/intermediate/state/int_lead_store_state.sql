@@ -59,15 +59,17 @@ final as (
     select
         lead_id,
         store_id,
-        cast(sum(n_views) as bigint) as n_views,
-        max(last_viewed_at) as last_viewed_at,
+        cast({{ merge_state('sum', 'n_views', plan) }} as bigint) as n_views,
+        {{ merge_state('max', 'last_viewed_at', plan) }} as last_viewed_at,
         {{ decay_state_columns(inputs_checksum) }}
     from (
         select * from carried
         union all
         select * from fresh
     ) as combined
-    group by lead_id, store_id
+    {% if plan.mode == 'roll' -%}
+        group by lead_id, store_id
+    {%- endif %}
 
 )
 
