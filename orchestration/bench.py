@@ -137,12 +137,17 @@ def _step_seconds(log: Path) -> dict[str, float]:
 def _dbt_timings(phase: Phase, target_dirs: list[Path], since: float, top: int = 8) -> None:
     """The dbt steps' elapsed time and their slowest models, from every run_results.json
     the phase wrote (a refresh runs dbt more than once: the models, then the marts)."""
-    candidates = [p for d in target_dirs if d.exists() for p in d.rglob("run_results.json")
-                  if p.stat().st_mtime >= since]
+    candidates = {p.resolve() for d in target_dirs if d.exists() for p in d.rglob("run_results.json")
+                  if p.stat().st_mtime >= since}
     timings: list[tuple[str, float]] = []
     elapsed = 0.0
-    for path in candidates:
+    invocations: set[str] = set()
+    for path in sorted(candidates):
         run_results = json.loads(path.read_text())
+        invocation = run_results.get("metadata", {}).get("invocation_id") or str(path)
+        if invocation in invocations:  # the same dbt command seen through two folders
+            continue
+        invocations.add(invocation)
         timings += [(r["unique_id"].split(".")[-1], round(r["execution_time"], 2))
                     for r in run_results["results"] if r["unique_id"].startswith("model.")]
         elapsed += float(run_results.get("elapsed_time", 0.0))

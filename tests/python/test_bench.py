@@ -22,7 +22,8 @@ def test_dbt_timings_add_up_every_dbt_step_of_the_phase(tmp_path) -> None:
         ]}))
     os.utime(older, (time.time() - 60, time.time() - 60))
     phase = Phase("full build", ["leadscore", "run"])
-    _dbt_timings(phase, [tmp_path], since=time.time() - 30)
+    # a folder listed twice (or nested in another listed one) counts once
+    _dbt_timings(phase, [tmp_path, tmp_path / "b", tmp_path], since=time.time() - 30)
     assert phase.dbt_seconds == 50.2  # 42.25 + 8.0, rounded to 0.1 s
     assert phase.slowest_models[:2] == [("slow_b", 7.5), ("slow_c", 3.0)]
     assert ("slow_a", 99.0) not in phase.slowest_models
