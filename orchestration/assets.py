@@ -507,7 +507,9 @@ def lead_scores_gx(
         severity=dg.AssetCheckSeverity.ERROR,
         description=report.describe(only_failures=True)[:2000],
         metadata={
-            "rows": report.row_count,
+            "rows": report.extra.get("rows", report.row_count),
+            # fewer than rows: GX saw a hashed sample (LEADSCORE_GX_MART_MAX_ROWS)
+            "validated_rows": report.row_count,
             "known_leads": report.extra.get("known_leads", -1),
             "shop_feeds": dg.MetadataValue.json(report.extra.get("shop_feeds", {})),
             "not_run": dg.MetadataValue.json(report.extra.get("not_run", [])),

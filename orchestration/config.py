@@ -150,6 +150,10 @@ class Settings:
     #: hashed sample of larger loads): GX on pandas costs seconds per 100k rows; the
     #: blocking shares are counted exactly in DuckDB, the per-row verdicts come from staging.
     gx_max_rows: int = 100_000
+    #: The mart gate hands GX a hashed sample of at most about this many leads of
+    #: lead_scores (LEADSCORE_GX_MART_MAX_ROWS); the row count and the counts of nulls,
+    #: duplicate leads, scores out of range and unknown values are exact (SQL, every row).
+    gx_mart_max_rows: int = 100_000
     #: dagster-dbt writes each dbt build to its own folder in the dbt target folder
     #: (``dbt_models-<run>-<id>``: manifest, run results, compiled SQL, log); only this
     #: many of the newest are kept, the current run's among them (housekeeping.py).
@@ -206,6 +210,7 @@ class Settings:
             max_grade_share=_share("LEADSCORE_MAX_GRADE_SHARE", 0.98),
             max_lead_loss=_share("LEADSCORE_MAX_LEAD_LOSS", 0.5),
             gx_max_rows=_at_least("LEADSCORE_GX_MAX_ROWS", 100_000, minimum=1),
+            gx_mart_max_rows=_at_least("LEADSCORE_GX_MART_MAX_ROWS", 100_000, minimum=1),
             dbt_runs_kept=_at_least("LEADSCORE_DBT_RUNS_KEPT", 5, minimum=1),
             train_if_missing=_flag("LEADSCORE_TRAIN_IF_MISSING", True),
             max_probability_ratio=_at_least_float("LEADSCORE_MAX_PROBABILITY_RATIO", 2.0, 1.0),

@@ -39,6 +39,7 @@ from orchestration.landing import CONTRACT, LandingFile
 from orchestration.quality import reference
 from orchestration.quality.gx_runner import GxValidator
 from orchestration.quality.report import ExpectationOutcome, QualityGateFailed, SuiteReport
+from orchestration.quality.sampling import hashed_sample
 
 #: Non-blocking expectations warn when more than this share of rows break them.
 WARN_MOSTLY = 0.99
@@ -410,11 +411,8 @@ def gate_frame(
     rows = sum(total for total, _ in per_file.values())
     shares, file_shares = _file_shares(per_file)
     # 2. the frame for GX: every row, or a hashed sample plus the first rows of each file
-    sample = ""
-    step = -(-rows // max_rows) if max_rows else 1  # ceiling division
-    if step > 1:
-        sample = (f"where hash(_source_file, _source_row) % {step} = 0 "
-                  f"or _source_row <= {ROWS_KEPT_PER_FILE}")
+    hashed = hashed_sample("_source_file, _source_row", rows, max_rows)
+    sample = f"where {hashed} or _source_row <= {ROWS_KEPT_PER_FILE}" if hashed else ""
     frame = relation.query("landing_batch", f"""
         select * from ({judged}) as judged
         {sample}

@@ -27,6 +27,9 @@ class ExpectationOutcome:
     blocking: bool
     observed: str  # what was found, in words
     examples: tuple[str, ...] = ()
+    #: The suite's own name of the check (GX meta ``key``), for checks a gate also counts
+    #: exactly outside GX (the mart gate on a sample); None for the others.
+    key: str | None = None
 
     def describe(self) -> str:
         """``FAILED (warning) occurred_at: parses as an ISO-8601 timestamp; found ...``: the

@@ -193,6 +193,7 @@ def test_values_stay_data_through_the_dialect_options(tmp_path):
         ("LEADSCORE_DBT_THREADS", "two", "a whole number of at least 1"),
         ("LEADSCORE_DBT_THREADS", "-1", "a whole number of at least 1"),
         ("LEADSCORE_GX_MAX_ROWS", "0", "a whole number of at least 1"),
+        ("LEADSCORE_GX_MART_MAX_ROWS", "many", "a whole number of at least 1"),
         ("LEADSCORE_LANDING_MAX_CELL_BYTES", "10", "a whole number of at least 1024"),
         ("LEADSCORE_LANDING_MAX_JSON_DEPTH", "deep", "a whole number of at least 1"),
         ("LEADSCORE_MAX_QUARANTINE_SHARE", "20%", "a number from 0 to 1"),

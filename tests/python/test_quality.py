@@ -21,7 +21,7 @@ from orchestration import pipeline
 from orchestration.landing import discover, file_relation
 from orchestration.quality import QualityGateFailed
 from orchestration.quality.landing_suite import MIN_ROWS_FOR_SHARE, LandingGate, gate_frame
-from orchestration.quality.mart_suite import MartBatch, ShopShape, validate_mart
+from orchestration.quality.mart_suite import MartBatch, ShopShape, read_mart, validate_mart
 from orchestration.quality.reference import fit_grades, lifecycle_stages, recommended_actions
 
 EVENT_HEADER = "event_id,occurred_at,lead_id,anonymous_id,event_type\n"
@@ -340,6 +340,97 @@ def test_grade_share_is_judged_on_the_leads_with_a_profile(workspace: Workspace)
 def test_report_metadata_is_json(workspace: Workspace) -> None:
     report, _ = validate_mart(workspace.settings(), MartBatch(good_mart(), 60))
     assert json.loads(json.dumps(report.as_metadata()))["passed"] is True
+
+
+def mart_warehouse(workspace: Workspace, frame: pd.DataFrame, known_leads: list[str] | None = None,
+                   **overrides: str):
+    """A warehouse holding ``frame`` as marts.lead_scores (no probabilities) and
+    ``known_leads`` (default: the frame's) as int_lead_spine; returns its settings."""
+    settings = workspace.settings(**overrides)
+    known = pd.DataFrame({"lead_id": list(frame["lead_id"]) if known_leads is None else known_leads})
+    with contextlib.closing(pipeline.connect(settings)) as con:
+        con.register("frame", frame)
+        con.register("known", known)
+        con.execute("create schema marts; create schema intermediate")
+        con.execute("create table marts.lead_scores as select *, null::double as "
+                    "purchase_probability, null::string as propensity_method, null::string as "
+                    "model_version from frame")
+        con.execute("create table intermediate.int_lead_spine as select lead_id, true as "
+                    "has_profile, true as has_events, true as has_orders from known")
+    return settings
+
+
+def test_large_mart_is_validated_on_a_hashed_sample(workspace: Workspace) -> None:
+    settings = mart_warehouse(workspace, good_mart(2000), LEADSCORE_GX_MART_MAX_ROWS="200")
+    report, _ = validate_mart(settings)
+    assert report.passed, report.describe()
+    assert 100 <= report.row_count <= 300 and report.extra["rows"] == 2000
+    assert report.extra["sampled"] is True
+    assert "validated on a hashed sample of" in report.describe()
+    assert [o.describe() for o in report.outcomes if o.key == "row_count"] == [
+        "ok one row per known lead (intermediate.int_lead_spine has 2,000); found observed value 2000"]
+    again = read_mart(settings).frame["lead_id"].tolist()
+    assert again == read_mart(settings).frame["lead_id"].tolist()  # the same leads every run
+    # the whole mart within the cap: GX sees every lead
+    report, _ = validate_mart(dataclasses.replace(settings, gx_mart_max_rows=5000))
+    assert report.passed and report.row_count == 2000 and report.extra["sampled"] is False
+    assert "sample" not in report.describe()
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("score_101", "FAILED (BLOCKING) lead_score: score in 0-100; found 1 of 2,000 (0.1%) "
+                      "out of range; e.g. 101 (lead_id L"),
+        ("null_score", "FAILED (BLOCKING) engagement_score: score filled in; found 1 of 2,000 "
+                       "(0.1%) unexpected; e.g. lead_id L"),
+        ("null_lead", "FAILED (BLOCKING) lead_id: filled in; found 1 of 2,000 (0.1%) unexpected"),
+        ("duplicate", "FAILED (BLOCKING) lead_id: one row per lead; found 2 of 2,000 (0.1%) "
+                      "duplicated"),
+        ("grade_E", "FAILED (BLOCKING) fit_grade: one of the values of seeds/rules/fit_grades.csv; "
+                    "found 1 of 2,000 (0.1%) unknown values; e.g. 'E' (lead_id L"),
+        ("tier_5", "engagement_tier: one of the values of seeds/rules/engagement_tiers.csv; "
+                   "found 1 of 2,000"),
+        ("stage", "lifecycle_stage: one of the values of seeds/rules/lifecycle_stages.csv; "
+                  "found 1 of 2,000"),
+        ("row_count", "FAILED (BLOCKING) one row per known lead (intermediate.int_lead_spine has "
+                      "2,003); found observed value 2000"),
+    ],
+)
+def test_one_bad_lead_outside_the_sample_fails_the_gate(
+    workspace: Workspace, breakage: str, expected: str
+) -> None:
+    frame = good_mart(2000)
+    sampled = set(read_mart(mart_warehouse(workspace, frame, LEADSCORE_GX_MART_MAX_ROWS="200"))
+                  .frame["lead_id"])
+    outside = [i for i, lead in enumerate(frame["lead_id"]) if lead not in sampled]
+    bad, other = outside[0], outside[1]
+    known = list(frame["lead_id"])
+    if breakage == "score_101":
+        frame.loc[bad, "lead_score"] = 101
+    elif breakage == "null_score":
+        frame.loc[bad, "engagement_score"] = None
+    elif breakage == "null_lead":
+        frame.loc[bad, "lead_id"] = None
+    elif breakage == "duplicate":
+        frame.loc[bad, "lead_id"] = frame.loc[other, "lead_id"]
+    elif breakage == "grade_E":
+        frame.loc[bad, "fit_grade"] = "E"
+    elif breakage == "tier_5":
+        frame.loc[bad, "engagement_tier"] = 5
+    elif breakage == "stage":
+        frame.loc[bad, "lifecycle_stage"] = "zombie"
+    elif breakage == "row_count":
+        known += ["K1", "K2", "K3"]
+    workspace.settings().duckdb_path.unlink()
+    settings = mart_warehouse(workspace, frame, known, LEADSCORE_GX_MART_MAX_ROWS="200")
+    batch = read_mart(settings)
+    assert batch.sampled and len(batch.frame) < 400
+    assert frame.loc[bad, "lead_id"] not in set(batch.frame["lead_id"])  # GX alone would not see it
+    report, _ = validate_mart(settings, batch)
+    failures = [o.describe() for o in report.blocking_failures]
+    assert len(failures) == 1 and expected in failures[0], failures
+    assert expected.split(";")[0] in str(QualityGateFailed([report], "stopped"))
 
 
 def test_gate_judges_campaign_sends_like_staging(workspace: Workspace) -> None:
