@@ -491,7 +491,9 @@ def _stream_with_progress(context: dg.AssetExecutionContext, invocation: Any,
         "GX mart suite on marts.lead_scores: one row per known lead, scores 0-100, known "
         "grades / tiers / stages / actions, not all leads equal, share per grade among the "
         "leads with a profile bounded (LEADSCORE_MAX_GRADE_SHARE; not run in a shop without "
-        "profiles). Blocking: a failure stops the serving export."
+        "profiles). A mart larger than LEADSCORE_GX_MART_MAX_ROWS is validated on a hashed "
+        "sample, its row count, nulls, duplicates, ranges and vocabularies counted exactly in "
+        "SQL. Blocking: a failure stops the serving export."
     ),
 )
 def lead_scores_gx(
