@@ -101,7 +101,7 @@ stores_viewed as (
         store_views.store_id,
         row_number() over (
             partition by store_views.lead_id
-            order by store_views.n_views desc, store_views.last_viewed_at desc, store_views.store_id
+            order by store_views.n_views desc, store_views.last_viewed_at desc, store_views.store_id asc
         ) as store_rank
     from store_views
     inner join open_stores

@@ -39,8 +39,9 @@ recent as (
         sum(
             case
                 when signals.activity_date >= {{ decay_anchor_date() }}
-                    then signals.n_events
-                    * {{ decay_between('signals.activity_date', as_of_date(), 'half_life.half_life_days') }}
+                    then
+                        signals.n_events
+                        * {{ decay_between('signals.activity_date', as_of_date(), 'half_life.half_life_days') }}
                 else 0
             end
         ) as interest_points

@@ -98,8 +98,7 @@ carried as (
         state.first_view_date,
         state.repeat_view_days,
         state.decayed_repeat_view_days
-        * {{ decay_between('state.anchor_date', as_of_date(), 'focus_half_life.half_life_days') }}
-        as decayed_repeat_view_days
+        * {{ decay_between('state.anchor_date', as_of_date(), 'focus_half_life.half_life_days') }} as decayed_repeat_view_days
     from state
     cross join focus_half_life
 

@@ -14,15 +14,13 @@
 
 with
 
+{% if plan.mode != 'full' -%}
 changed_leads as (
 
-    {% if plan.mode == 'full' -%}
-        select lead_id from {{ ref('int_lead_daily_signals') }} where 1 = 0
-    {%- else -%}
-        {{ decay_state_changed_leads(plan) }}
-    {%- endif %}
+    {{ decay_state_changed_leads(plan) }}
 
 ),
+{%- endif %}
 
 fresh as (
 
@@ -45,7 +43,8 @@ fresh as (
 carried as (
 
     {% if plan.mode == 'full' -%}
-        select * from fresh where 1 = 0
+        select * from fresh
+        where 1 = 0
     {%- else -%}
         select
             carried.lead_id,

@@ -17,15 +17,13 @@
 
 with
 
+{% if plan.mode != 'full' -%}
 changed_leads as (
 
-    {% if plan.mode == 'full' -%}
-        select lead_id from {{ ref('int_lead_daily_signals') }} where 1 = 0
-    {%- else -%}
-        {{ decay_state_changed_leads(plan) }}
-    {%- endif %}
+    {{ decay_state_changed_leads(plan) }}
 
 ),
+{%- endif %}
 
 facts as (
 
