@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -41,7 +42,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from orchestration import housekeeping, pipeline, progress, run_summary, serving
+from orchestration import housekeeping, pipeline, progress, refresh_selection, run_summary, serving
 from orchestration.config import PROJECT_ROOT, Settings
 from orchestration.dbt_checks import data_test_ids, describe_test
 from orchestration.landing import LandingFileError, LoadResult
@@ -370,18 +371,116 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     # afterwards, only the newest LEADSCORE_DBT_RUNS_KEPT run folders stay (this one among them)
     state = progress.DbtProgress()
     on_spark = pipeline.on_spark(warehouse)
+    plan = _refresh_plan(context, warehouse, options, on_spark)
+    args += plan.exclude_args(plan.names)
+    if plan.skipped_seeds or plan.skipped_tests:
+        log.info(f"{step}: {len(plan.skipped_seeds)} unchanged seed(s) not reloaded, "
+                 f"{len(plan.skipped_tests)} data test(s) whose inputs did not change not run")
     if on_spark:  # Spark reads the loader's (and the predictive step's) tables as Parquet
         with progress.step(f"{step}_handover", "Handing the landing tables to Spark"):
             pipeline.hand_over_to_spark(warehouse)
     with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
             progress.step(step, title) as outcome:
+        yield from _unchanged_seeds(context, plan)  # first: the models built on them follow
         with temporary_environment(dbt_env):  # the subprocess starts inside cli()
             invocation = dbt.cli(args, context=context)
         yield from _stream_with_progress(context, invocation, state)
         outcome.text = state.describe()
+    _record_verified(warehouse, plan, Path(invocation.target_path) / "run_results.json")
+    yield from _tests_not_run(context, plan)
     if on_spark:  # the gates, the predictive step and the serving export read DuckDB
         with progress.step(f"{step}_results", "Copying Spark's tables to the DuckDB warehouse") as copied:
             copied.text = f"{len(pipeline.bring_back_from_spark(warehouse))} tables"
+
+
+def _is_subset(context: dg.AssetExecutionContext) -> bool:
+    """True when Dagster runs only some of this step's assets or checks (a UI selection)."""
+    assets_def = context.assets_def  # the test dagster-dbt makes (get_subset_selection_for_context)
+    return (assets_def.keys_by_output_name != assets_def.node_keys_by_output_name
+            or assets_def.check_specs_by_output_name != assets_def.node_check_specs_by_output_name)
+
+
+def _refresh_plan(context: dg.AssetExecutionContext, warehouse: Settings,
+                  options: RefreshOptions, on_spark: bool) -> refresh_selection.Plan:
+    """What this build leaves out (:mod:`orchestration.refresh_selection`): unchanged seeds
+    and the data tests whose inputs did not change since they passed; nothing on a full
+    refresh, on Spark or in a subset run."""
+    if options.full_refresh:
+        return refresh_selection.disabled("full refresh")
+    if on_spark:
+        return refresh_selection.disabled("Spark target: seeds and tests always run")
+    if _is_subset(context):
+        return refresh_selection.disabled("a subset of the dbt assets was selected")
+    manifest = _manifest()
+    with contextlib.closing(pipeline.connect(warehouse, read_only=True)
+                            if warehouse.duckdb_path.exists() else duckdb.connect()) as con:
+        return refresh_selection.plan(con, manifest, tests="all")
+
+
+def _record_verified(warehouse: Settings, plan: refresh_selection.Plan,
+                     run_results: Path) -> None:
+    """Record the seeds this build loaded and the tests that passed (for the next plan)."""
+    if plan.reason or not run_results.exists():
+        return
+    results = json.loads(run_results.read_text(encoding="utf-8")).get("results") or []
+    with contextlib.closing(pipeline.connect(warehouse)) as con:
+        refresh_selection.record(con, plan, results)
+
+
+#: Metadata key of a dbt check result that stands for a test this refresh did not run.
+NOT_RUN_KEY = "dbt_test_run"
+
+
+def _unchanged_seeds(context: dg.AssetExecutionContext,
+                     plan: refresh_selection.Plan) -> Iterator[Any]:
+    """An unchanged seed reported as materialized, with ``reloaded: false``.
+
+    Without it Dagster would skip every step downstream of the seed (dbt_marts, the
+    export, the summary): a multi-asset output that is not emitted skips its consumers.
+    Yielded before dbt's events (Dagster wants a multi-asset's outputs in dependency order);
+    the table in the warehouse is the one loaded then.
+    """
+    if not plan.skipped_seeds:
+        return
+    manifest = _manifest()
+    translator = LeadscoreTranslator()
+    for uid in sorted(plan.skipped_seeds):
+        key = translator.get_asset_spec(manifest, uid, DBT_PROJECT).key
+        if key in context.assets_def.keys:
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                "reloaded": False,
+                "loaded_at": str(plan.recorded_at.get(uid, "")),
+                "why": "the seed file and its config did not change since that load",
+            })
+
+
+def _tests_not_run(context: dg.AssetExecutionContext,
+                   plan: refresh_selection.Plan) -> Iterator[Any]:
+    """A data test this refresh left out, reported as *passed* with ``dbt_test_run: false``
+    and when it last passed: nothing it reads changed since then, so that result stands.
+    Without a result Dagster warns once per blocking check; the run summary counts these
+    as not run."""
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+    if not plan.skipped_tests:
+        return
+    manifest = _manifest()
+    translator = LeadscoreTranslator()
+    for uid in sorted(plan.skipped_tests):
+        check_key = get_asset_check_key_for_test(manifest, translator, uid, DBT_PROJECT)
+        if check_key is None or check_key not in context.assets_def.check_keys:
+            continue
+        passed_at = str(plan.recorded_at.get(uid, ""))
+        yield dg.AssetCheckResult(
+            asset_key=check_key.asset_key, check_name=check_key.name, passed=True,
+            description=(f"Not run by this refresh: nothing it reads changed since it "
+                         f"passed at {passed_at} UTC ({refresh_selection.TESTS_ENV}=changed)."),
+            metadata={NOT_RUN_KEY: False, "passed_at": passed_at},
+        )
+
+
+def _manifest() -> dict[str, Any]:
+    return json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
 
 
 @dbt_assets(

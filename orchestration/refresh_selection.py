@@ -1,0 +1,309 @@
+"""What a refresh may leave out of its dbt build: seeds that did not change, and data tests
+whose inputs did not change since they last passed.
+
+A refresh with nothing new used to reload every seed and run every data test. Two records in
+the warehouse let it skip that work, with the same result:
+
+- ``landing._seed_loads``: per seed, the fingerprint of what was loaded (SHA-256 of the CSV
+  file, its dbt config such as ``column_types``, dbt_project.yml). A seed is reloaded when
+  its fingerprint differs, when it was never recorded, or when its table is missing from
+  the warehouse. A seed is recorded only when its load succeeded *and* every test that reads
+  it passed in that build, so a seed whose tests failed is loaded and tested again.
+- ``landing._verified_tests``: per data test, the fingerprint of everything its result can
+  depend on, recorded when it passed. A test runs again when that fingerprint changes.
+
+A test's fingerprint is built from its own definition (SQL, arguments, config, macros) and
+its inputs, walked upstream: a seed contributes its fingerprint; an incremental model its
+code and config and, in turn, its own inputs; a landing table the loader writes (events,
+leads, orders, campaign_sends) its row count and newest batch. Anything that every refresh
+rebuilds (table and view models: the as_of layer, the scores, the marts; the predictive
+step's and the serving export's tables) or a test that reads ``as_of`` makes the test
+*volatile*: it runs on every refresh. So a refresh without new landing files runs the tests
+of the as_of layer, the scores and the marts, and skips those of the seeds and of the
+incremental event path (base/stg/quarantine/int_events...), whose data did not change.
+
+Nothing is skipped (every seed loads, every test runs) when
+
+- the run is a ``--full-refresh``;
+- ``LEADSCORE_REFRESH_TESTS=all`` (tests only: unchanged seeds are still not reloaded);
+- the target is Spark (``LEADSCORE_DBT_TARGET=spark``): the seeds live in Spark's warehouse,
+  not in the DuckDB file these records are kept in, and each refresh hands the landing
+  tables over anew;
+- Dagster runs a subset of the dbt assets (a UI selection): what was asked for runs.
+
+``make test`` runs ``dbt build`` / ``dbt test`` directly, not through this module: all tests.
+An erasure (``leadscore erase``) changes tables outside a refresh and forgets the verified
+tests (:func:`forget_verified_tests`), so the next refresh runs them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.config import PROJECT_ROOT
+
+#: The setting: ``changed`` (default) runs only the data tests whose inputs changed since
+#: they last passed; ``all`` runs every data test on every refresh.
+TESTS_ENV = "LEADSCORE_REFRESH_TESTS"
+TEST_MODES = ("changed", "all")
+SEED_TABLE = "landing._seed_loads"
+TEST_TABLE = "landing._verified_tests"
+#: Landing tables the loader writes: their data fingerprint is their row count and newest batch.
+LOADER_SOURCES = ("events", "leads", "orders", "campaign_sends")
+#: Files whose content is part of every fingerprint (vars, seed defaults, profiles).
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+
+
+def tests_mode(env: Mapping[str, str] | None = None) -> str:
+    """``LEADSCORE_REFRESH_TESTS`` (``changed`` or ``all``; default ``changed``)."""
+    raw = ((env if env is not None else os.environ).get(TESTS_ENV) or "changed").strip().lower()
+    if raw not in TEST_MODES:
+        raise ValueError(f"environment variable {TESTS_ENV} must be one of "
+                         f"{', '.join(TEST_MODES)}, got {raw!r}")
+    return raw
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Plan:
+    """What a dbt build of this refresh leaves out, and what it records afterwards."""
+
+    #: unique_id -> fingerprint of every seed (None: not planned, nothing is recorded)
+    seed_fingerprints: dict[str, str] = field(default_factory=dict)
+    #: unique_id -> fingerprint of every data test (None: volatile, never skipped)
+    test_fingerprints: dict[str, str | None] = field(default_factory=dict)
+    skipped_seeds: set[str] = field(default_factory=set)
+    skipped_tests: set[str] = field(default_factory=set)
+    #: test unique_id -> the seeds it reads (a seed is recorded only when these passed)
+    seed_tests: dict[str, set[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # unique_id -> dbt node name
+    #: unique_id of a skipped seed or test -> when it was loaded / last passed (UTC)
+    recorded_at: dict[str, datetime] = field(default_factory=dict)
+    #: why nothing is skipped ("" when the plan applies)
+    reason: str = ""
+
+    def exclude_args(self, selected: Iterable[str]) -> list[str]:
+        """dbt arguments leaving out the skipped nodes among ``selected`` (unique ids).
+
+        Nodes are excluded by name (the ``fqn`` method matches a node's name; every name of
+        this project is unique). ``--indirect-selection empty`` makes ``--exclude`` drop only
+        the nodes named: dbt's default (eager) would also drop every test that reads an
+        excluded seed, e.g. stg_landing__events' relationship to event_types, which must run
+        when new events arrive. (The steps' own selections are the same in both modes.)
+        """
+        chosen = set(selected)
+        names = sorted(self.names[uid] for uid in (self.skipped_seeds | self.skipped_tests)
+                       if uid in chosen)
+        if not names:
+            return []
+        return ["--indirect-selection", "empty", "--exclude", " ".join(names)]
+
+
+def disabled(reason: str) -> Plan:
+    return Plan(reason=reason)
+
+
+# ------------------------------------------------------------------------- fingerprints
+
+
+def _seed_fingerprint(node: Mapping[str, Any], project_root: Path, project_hash: str) -> str:
+    path = project_root / node["original_file_path"]
+    content = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+    return _digest(["seed", content, node.get("config"), node.get("schema"),
+                    node.get("alias") or node.get("name"), project_hash])
+
+
+def _definition(node: Mapping[str, Any], macros: Mapping[str, Any]) -> list[Any]:
+    """What a node's SQL is made of: its code, config, arguments and the macros it calls."""
+    macro_sql = [[uid, (macros.get(uid) or {}).get("macro_sql")]
+                 for uid in sorted((node.get("depends_on") or {}).get("macros") or [])]
+    return [node.get("raw_code"), (node.get("checksum") or {}).get("checksum"),
+            node.get("config"), node.get("test_metadata"), node.get("column_name"), macro_sql]
+
+
+def _reads_as_of(node: Mapping[str, Any]) -> bool:
+    """A test whose SQL or arguments read the run's as_of is volatile (it changes each run)."""
+    text = json.dumps([node.get("raw_code"), node.get("test_metadata"),
+                       (node.get("config") or {}).get("where")], default=str)
+    return "as_of" in text
+
+
+class _Fingerprints:
+    """Fingerprints of the nodes upstream of the tests, memoised (None: volatile)."""
+
+    def __init__(self, manifest: Mapping[str, Any], seeds: Mapping[str, str],
+                 sources: Mapping[str, Any]) -> None:
+        self.nodes = manifest["nodes"]
+        self.sources = manifest.get("sources") or {}
+        self.macros = manifest.get("macros") or {}
+        self.seeds = seeds
+        self.source_data = sources
+        self.memo: dict[str, str | None] = {}
+
+    def of(self, uid: str) -> str | None:
+        if uid not in self.memo:
+            self.memo[uid] = self._compute(uid)
+        return self.memo[uid]
+
+    def _compute(self, uid: str) -> str | None:
+        if uid in self.sources:
+            source = self.sources[uid]
+            if source.get("source_name") == "landing" and source["name"] in LOADER_SOURCES:
+                return _digest(["source", uid, self.source_data.get(source["name"])])
+            return None  # written by another step of every refresh (predictions, publications)
+        node = self.nodes.get(uid)
+        if node is None:
+            return None
+        kind = node["resource_type"]
+        if kind == "seed":
+            return self.seeds[uid]
+        if kind == "model":
+            if (node.get("config") or {}).get("materialized") != "incremental":
+                return None  # rebuilt by every refresh
+            return self._with_parents(uid, node)
+        if kind == "test":
+            if _reads_as_of(node):
+                return None
+            return self._with_parents(uid, node)
+        return None
+
+    def _with_parents(self, uid: str, node: Mapping[str, Any]) -> str | None:
+        parents = []
+        for parent in sorted((node.get("depends_on") or {}).get("nodes") or []):
+            value = self.of(parent)
+            if value is None:
+                return None
+            parents.append([parent, value])
+        return _digest([uid, _definition(node, self.macros), parents])
+
+
+def _project_hash(project_root: Path) -> str:
+    return _digest([(project_root / name).read_text(encoding="utf-8")
+                    if (project_root / name).exists() else None for name in PROJECT_FILES])
+
+
+# ------------------------------------------------------------------------ the warehouse
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, table = relation.split(".")
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? "
+        "and table_name = ?", [schema, table]).fetchone()[0])
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[str, datetime]]:
+    """unique_id -> (fingerprint, recorded_at) of a record table (empty when missing)."""
+    if not _table_exists(con, table):
+        return {}
+    rows = con.execute(f"select unique_id, fingerprint, recorded_at from {table}").fetchall()
+    return {uid: (fingerprint, at) for uid, fingerprint, at in rows}
+
+
+def _source_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Row count and newest batch of each loader-written landing table (absent: None)."""
+    data: dict[str, Any] = {}
+    for name in LOADER_SOURCES:
+        if _table_exists(con, f"landing.{name}"):
+            data[name] = list(con.execute(
+                f"select count(*), max(_batch_id) from landing.{name}").fetchone())
+    return data
+
+
+def plan(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], *, tests: str,
+         project_root: Path = PROJECT_ROOT) -> Plan:
+    """The plan of a refresh's dbt build, from the manifest and the warehouse's records.
+
+    ``tests``: ``changed`` or ``all`` (:data:`TESTS_ENV`). Reads the warehouse only.
+    """
+    nodes = manifest["nodes"]
+    project_hash = _project_hash(project_root)
+    seeds = {uid: _seed_fingerprint(node, project_root, project_hash)
+             for uid, node in nodes.items() if node["resource_type"] == "seed"}
+    fingerprints = _Fingerprints(manifest, seeds, _source_data(con))
+    result = Plan(seed_fingerprints=seeds,
+                  names={uid: node["name"] for uid, node in nodes.items()})
+    loaded = _recorded(con, SEED_TABLE)
+    for uid, fingerprint in seeds.items():
+        node = nodes[uid]
+        relation = f"{node['schema']}.{node.get('alias') or node['name']}"
+        if uid in loaded and loaded[uid][0] == fingerprint and _table_exists(con, relation):
+            result.skipped_seeds.add(uid)
+            result.recorded_at[uid] = loaded[uid][1]
+    verified = _recorded(con, TEST_TABLE) if tests == "changed" else {}
+    for uid, node in nodes.items():
+        if node["resource_type"] != "test":
+            continue
+        parents = (node.get("depends_on") or {}).get("nodes") or []
+        result.seed_tests[uid] = {p for p in parents if p in seeds}
+        fingerprint = fingerprints.of(uid)
+        result.test_fingerprints[uid] = fingerprint
+        if fingerprint is not None and uid in verified and verified[uid][0] == fingerprint:
+            result.skipped_tests.add(uid)
+            result.recorded_at[uid] = verified[uid][1]
+    return result
+
+
+def record(con: duckdb.DuckDBPyConnection, current: Plan,
+           results: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+    """Record what a dbt build verified (its ``run_results.json`` results): the seeds it
+    loaded whose tests all passed, and the tests that passed. A test that failed, warned or
+    errored is forgotten, so it runs again. Returns (seeds, tests) recorded."""
+    if current.reason:
+        return 0, 0
+    status = {r["unique_id"]: r["status"] for r in results}
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    con.execute("create schema if not exists landing")
+    for table in (SEED_TABLE, TEST_TABLE):
+        con.execute(f"create table if not exists {table} (unique_id varchar primary key, "
+                    "fingerprint varchar not null, recorded_at timestamp not null)")
+    not_passed = {uid for uid, s in status.items() if uid.startswith("test.") and s != "pass"}
+    seeds = [uid for uid, s in status.items() if uid in current.seed_fingerprints
+             and s == "success"
+             and not any(uid in current.seed_tests.get(t, ()) for t in not_passed)]
+    tests = [uid for uid, s in status.items()
+             if s == "pass" and current.test_fingerprints.get(uid) is not None]
+    with _transaction(con):
+        con.execute(f"delete from {TEST_TABLE} where unique_id in (select unnest(?))",
+                    [sorted(not_passed)])
+        # a seed reloaded now whose tests did not all pass: load (and test) it again next time
+        con.execute(f"delete from {SEED_TABLE} where unique_id in (select unnest(?))",
+                    [sorted(uid for uid, s in status.items()
+                            if uid in current.seed_fingerprints and uid not in seeds)])
+        for table, ids, prints in ((SEED_TABLE, seeds, current.seed_fingerprints),
+                                   (TEST_TABLE, tests, current.test_fingerprints)):
+            if ids:
+                con.executemany(
+                    f"insert or replace into {table} values (?, ?, ?)",
+                    [[uid, prints[uid], now] for uid in ids])
+    return len(seeds), len(tests)
+
+
+def forget_verified_tests(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the next refresh run every data test (the warehouse changed outside a refresh)."""
+    if _table_exists(con, TEST_TABLE):
+        con.execute(f"delete from {TEST_TABLE}")
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection):  # type: ignore[no-untyped-def]
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
