@@ -414,7 +414,7 @@ def _refresh_plan(context: dg.AssetExecutionContext, warehouse: Settings,
     manifest = _manifest()
     with contextlib.closing(pipeline.connect(warehouse, read_only=True)
                             if warehouse.duckdb_path.exists() else duckdb.connect()) as con:
-        return refresh_selection.plan(con, manifest, tests="all")
+        return refresh_selection.plan(con, manifest, tests=warehouse.refresh_tests)
 
 
 def _record_verified(warehouse: Settings, plan: refresh_selection.Plan,

@@ -126,6 +126,15 @@ def _days_or_keep(name: str) -> int | None:
     return value
 
 
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` from the environment (any case)."""
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"environment variable {name} must be one of {', '.join(choices)}, "
+                         f"got {os.environ.get(name)!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data lives and how DuckDB may use the machine."""
@@ -177,6 +186,10 @@ class Settings:
     #: warehouse once loaded this many days ago (LEADSCORE_LANDING_RETENTION_DAYS; None:
     #: kept). The landing files themselves are the shop's and never touched.
     landing_retention_days: int | None = None
+    #: Which dbt data tests a refresh runs (LEADSCORE_REFRESH_TESTS): ``changed`` (default)
+    #: only those whose inputs changed since they last passed (orchestration/refresh_selection.py),
+    #: ``all`` every one. A --full-refresh and ``make test`` run them all.
+    refresh_tests: str = "changed"
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Path | str | None] | None = None) -> "Settings":
@@ -219,6 +232,7 @@ class Settings:
             landing_max_json_depth=_at_least("LEADSCORE_LANDING_MAX_JSON_DEPTH",
                                              DEFAULT_MAX_JSON_DEPTH, minimum=1),
             landing_retention_days=_days_or_keep("LEADSCORE_LANDING_RETENTION_DAYS"),
+            refresh_tests=_choice("LEADSCORE_REFRESH_TESTS", ("changed", "all"), "changed"),
         )
 
     def dbt_env(self) -> dict[str, str]:

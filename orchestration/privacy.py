@@ -47,7 +47,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration import pipeline
+from orchestration import pipeline, refresh_selection
 from orchestration.config import Settings
 
 log = logging.getLogger(__name__)
@@ -428,6 +428,8 @@ def erase(settings: Settings, lead_ids: list[str], *,
                         if count:
                             receipt.rows_removed[_plain(table)] = int(count)
                 receipt.ledger_entries = _record(con, salt_value, erased_at)
+                # tables changed outside a refresh: the next one runs every dbt data test
+                refresh_selection.forget_verified_tests(con)
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")

@@ -52,25 +52,16 @@ import duckdb
 
 from orchestration.config import PROJECT_ROOT
 
-#: The setting: ``changed`` (default) runs only the data tests whose inputs changed since
-#: they last passed; ``all`` runs every data test on every refresh.
+#: The setting (read by orchestration.config, ``Settings.refresh_tests``): ``changed``
+#: (default) runs only the data tests whose inputs changed since they last passed; ``all``
+#: runs every data test on every refresh.
 TESTS_ENV = "LEADSCORE_REFRESH_TESTS"
-TEST_MODES = ("changed", "all")
 SEED_TABLE = "landing._seed_loads"
 TEST_TABLE = "landing._verified_tests"
 #: Landing tables the loader writes: their data fingerprint is their row count and newest batch.
 LOADER_SOURCES = ("events", "leads", "orders", "campaign_sends")
 #: Files whose content is part of every fingerprint (vars, seed defaults, profiles).
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
-
-
-def tests_mode(env: Mapping[str, str] | None = None) -> str:
-    """``LEADSCORE_REFRESH_TESTS`` (``changed`` or ``all``; default ``changed``)."""
-    raw = ((env if env is not None else os.environ).get(TESTS_ENV) or "changed").strip().lower()
-    if raw not in TEST_MODES:
-        raise ValueError(f"environment variable {TESTS_ENV} must be one of "
-                         f"{', '.join(TEST_MODES)}, got {raw!r}")
-    return raw
 
 
 def _digest(value: Any) -> str:

@@ -13,7 +13,8 @@ What it holds (keys of the JSON):
   every load so far (``all_time``), labelled as such;
 - ``leads``: leads scored, new since the last published run, the biggest score movers and
   the lifecycle stage changes since then;
-- ``checks``: the GX gates' results and the dbt tests passed of the number dbt runs;
+- ``checks``: the GX gates' results and the dbt tests passed of the number dbt runs (and
+  ``not_run``: left out since nothing they read changed, orchestration/refresh_selection.py);
 - ``top_leads`` (with readable labels) and ``campaigns``: leads per recommended action,
   split by whether they may be contacted;
 - ``serving``: the published files and their row counts; ``steps``: seconds per step;
@@ -133,7 +134,7 @@ def _load_section(landing: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checks_section(checks: Iterable[dict[str, Any]], dbt_test_count: int) -> dict[str, Any]:
-    gx, dbt_failed, dbt_passed = [], [], 0
+    gx, dbt_failed, dbt_passed, dbt_not_run = [], [], 0, 0
     for check in checks:
         meta = check["metadata"]
         if check["check"].startswith("gx_"):
@@ -150,6 +151,8 @@ def _checks_section(checks: Iterable[dict[str, Any]], dbt_test_count: int) -> di
                 "shop_feeds": meta.get("shop_feeds") or {},
                 "blocking_failures": list(meta.get("blocking_failures") or []),
             })
+        elif meta.get("dbt_test_run") is False:  # left out: nothing it reads changed
+            dbt_not_run += 1
         elif check["passed"]:
             dbt_passed += 1
         else:
@@ -157,8 +160,10 @@ def _checks_section(checks: Iterable[dict[str, Any]], dbt_test_count: int) -> di
                                "description": check["description"]})
     return {
         "gx": gx,
+        # not_run: tests a refresh left out since nothing they read changed since they
+        # passed (LEADSCORE_REFRESH_TESTS=changed, orchestration/refresh_selection.py)
         "dbt_tests": {"defined": dbt_test_count, "run": dbt_passed + len(dbt_failed),
-                      "passed": dbt_passed, "failed": dbt_failed},
+                      "passed": dbt_passed, "failed": dbt_failed, "not_run": dbt_not_run},
     }
 
 
@@ -375,8 +380,14 @@ def _checks_text(checks: dict[str, Any], verbose: bool) -> list[str]:
         lines += [f"    - not run: {reason}" for reason in gx["not_run"]]
         lines += [f"    - {failure}" for failure in gx["blocking_failures"]]
     tests = checks["dbt_tests"]
-    lines.append(f"  dbt tests: {tests['passed']:,} of {tests['defined']:,} passed, "
-                 f"{len(tests['failed'])} failed")
+    if tests.get("not_run"):
+        lines.append(f"  dbt tests: {tests['passed']:,} of {tests['run']:,} run passed, "
+                     f"{len(tests['failed'])} failed; {tests['not_run']:,} of "
+                     f"{tests['defined']:,} not run: nothing they read changed since they "
+                     "passed (LEADSCORE_REFRESH_TESTS=all runs them all)")
+    else:
+        lines.append(f"  dbt tests: {tests['passed']:,} of {tests['defined']:,} passed, "
+                     f"{len(tests['failed'])} failed")
     lines += [f"    - FAILED {t['asset']}: {t['check']} {t['description']}".rstrip()
               for t in tests["failed"]]
     return lines

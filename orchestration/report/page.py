@@ -144,11 +144,13 @@ def _quality_section(data: ReportData) -> str:
     tests = checks.get("dbt_tests") or {}
     failed = tests.get("failed") or []
     items = "".join(f"<li>{esc(t.get('asset'))}: {esc(t.get('check'))}</li>" for t in failed)
+    not_run = (f"<li>{esc(tests['not_run'])} not run: nothing they read changed since they "
+               "passed</li>" if tests.get("not_run") else "")
     parts.append(
         f"<tr><td>dbt data tests</td>"
         f"<td class=\"{'fail' if failed else 'pass'}\">{'FAILED' if failed else 'passed'}</td>"
         f"<td class=\"num\">{esc(tests.get('passed'))} of {esc(tests.get('defined'))}</td>"
-        f"<td><ul class=\"detail\">{items}</ul></td></tr>")
+        f"<td><ul class=\"detail\">{items}{not_run}</ul></td></tr>")
     parts.append("</table>")
     if summary.get("quality_page"):
         parts.append(f'<p class="caption">Great Expectations\' own pages: '

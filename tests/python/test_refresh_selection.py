@@ -1,5 +1,7 @@
 """A refresh with nothing new skips what did not change (orchestration/refresh_selection.py):
-seeds whose file and config are unchanged since they were loaded are not reloaded.
+seeds whose file and config are unchanged since they were loaded are not reloaded, and the
+data tests whose inputs did not change since they passed are not run
+(LEADSCORE_REFRESH_TESTS=changed, the default).
 
 The unit tests build small manifests over a temporary project folder; the end-to-end tests
 refresh the session's warehouse (``built``) and read dbt's run_results.json of the run.
@@ -8,6 +10,7 @@ refresh the session's warehouse (``built``) and read dbt's run_results.json of t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -16,13 +19,18 @@ import duckdb
 import pytest
 from fixtures_orchestration import (  # noqa: F401  (fixtures)
     AS_OF,
+    DAYS,
     Built,
+    Workspace,
     built,
+    generate_landing,
     orchestration_session,
+    patched_environ,
+    workspace,
 )
 
 from orchestration import pipeline, refresh_selection
-from orchestration.config import PROJECT_ROOT
+from orchestration.config import PROJECT_ROOT, Settings
 from orchestration.refresh import refresh
 
 # ------------------------------------------------------------------------------ unit
@@ -105,6 +113,107 @@ def test_exclusions_name_the_skipped_nodes_and_keep_other_tests() -> None:
     assert refresh_selection.Plan().exclude_args({"seed.p.a": "a"}) == []
 
 
+@pytest.mark.parametrize("value", ["changed", "all", "ALL"])
+def test_tests_setting_accepts_its_values(value: str) -> None:
+    with patched_environ({refresh_selection.TESTS_ENV: value}):
+        assert Settings.from_env().refresh_tests == value.lower()
+
+
+def test_tests_setting_names_the_variable_when_wrong() -> None:
+    with patched_environ({refresh_selection.TESTS_ENV: "some"}):
+        with pytest.raises(ValueError, match="LEADSCORE_REFRESH_TESTS must be one of changed, all"):
+            Settings.from_env()
+
+
+# ------------------------------------------------------------- data tests (unit)
+
+
+def _test(name: str, parents: list[str], **extra: object) -> dict:
+    return {"resource_type": "test", "name": name, "config": {"severity": "error"},
+            "depends_on": {"nodes": parents, "macros": []},
+            "test_metadata": {"name": "not_null", "kwargs": {}}, **extra}
+
+
+def _model(name: str, parents: list[str], materialized: str) -> dict:
+    return {"resource_type": "model", "name": name, "config": {"materialized": materialized},
+            "raw_code": f"select * from {parents}", "checksum": {"checksum": name},
+            "depends_on": {"nodes": parents, "macros": []}}
+
+
+def _event_manifest() -> dict:
+    """landing.events -> stg (incremental) -> scores (table); a seed; tests on each."""
+    return {
+        "sources": {"source.p.landing.events": {"source_name": "landing", "name": "events"},
+                    "source.p.predictive.lead_predictions": {"source_name": "predictive",
+                                                             "name": "lead_predictions"}},
+        "macros": {},
+        "nodes": {
+            "seed.p.grades": _seed("grades"),
+            "model.p.stg": _model("stg", ["source.p.landing.events"], "incremental"),
+            "model.p.scores": _model("scores", ["model.p.stg"], "table"),
+            "model.p.predictions": _model("predictions", ["source.p.predictive.lead_predictions"],
+                                          "incremental"),
+            "test.p.on_seed": _test("on_seed", ["seed.p.grades"]),
+            "test.p.on_stg": _test("on_stg", ["model.p.stg"]),
+            "test.p.stg_to_seed": _test("stg_to_seed", ["model.p.stg", "seed.p.grades"]),
+            "test.p.on_scores": _test("on_scores", ["model.p.scores"]),
+            "test.p.on_predictions": _test("on_predictions", ["model.p.predictions"]),
+            "test.p.at_as_of": _test("at_as_of", ["model.p.stg"],
+                                     raw_code="select * from x where d < {{ as_of() }}"),
+        },
+    }
+
+
+def _passed(con: duckdb.DuckDBPyConnection, plan: refresh_selection.Plan,
+            failed: tuple[str, ...] = ()) -> None:
+    refresh_selection.record(con, plan, [
+        {"unique_id": uid, "status": "fail" if uid in failed else "pass"}
+        for uid in plan.names if uid.startswith("test.") and uid not in plan.skipped_tests])
+
+
+def test_only_tests_whose_inputs_changed_since_they_passed_run(tmp_path: Path) -> None:
+    _project(tmp_path, {"grades": "grade\nA\n"})
+    manifest = _event_manifest()
+    con = duckdb.connect()
+    con.execute("create schema landing")
+    con.execute("create table landing.events as select 1 as _batch_id")
+
+    def plan(tests: str = "changed") -> refresh_selection.Plan:
+        return refresh_selection.plan(con, manifest, tests=tests, project_root=tmp_path)
+
+    first = plan()
+    assert first.skipped_tests == set()  # nothing passed yet
+    _passed(con, first, failed=("test.p.stg_to_seed",))
+    # nothing new: the tests of the seed and of the incremental path are not run; those of
+    # a table model, of a model fed by another step and of as_of always run; a failed one too
+    stable = {"test.p.on_seed", "test.p.on_stg"}
+    assert plan().skipped_tests == stable
+    assert plan("all").skipped_tests == set()
+    assert {"--exclude", "on_seed on_stg"} <= set(plan().exclude_args(manifest["nodes"]))
+    _passed(con, plan())
+    assert plan().skipped_tests == stable | {"test.p.stg_to_seed"}
+    # new landing rows: the event path's tests run again, the seed's do not
+    con.execute("insert into landing.events values (2)")
+    assert plan().skipped_tests == {"test.p.on_seed"}
+    _passed(con, plan())
+    # rows deleted (an erasure, a prune) count as a change as well
+    con.execute("delete from landing.events where _batch_id = 1")
+    assert plan().skipped_tests == {"test.p.on_seed"}
+    _passed(con, plan())
+    # an edited seed: its tests and the tests reading it run
+    (tmp_path / "seeds" / "grades.csv").write_text("grade\nB\n", encoding="utf-8")
+    assert plan().skipped_tests == {"test.p.on_stg"}
+    _passed(con, plan())
+    # an edited test or model definition
+    manifest["nodes"]["test.p.on_stg"]["config"]["where"] = "x > 1"
+    manifest["nodes"]["model.p.stg"]["raw_code"] += " -- edited"
+    assert plan().skipped_tests == {"test.p.on_seed"}
+    _passed(con, plan())
+    # an erasure forgets what passed
+    refresh_selection.forget_verified_tests(con)
+    assert plan().skipped_tests == set()
+
+
 # ------------------------------------------------------------------------ end to end
 
 
@@ -160,11 +269,51 @@ def test_a_full_refresh_reloads_every_seed(built: Built) -> None:
     assert {uid for uid in _dbt_results(full.run_id) if uid.startswith("seed.")} == seeds
 
 
-@pytest.mark.parametrize("value", ["changed", "all", "ALL"])
-def test_tests_mode_accepts_its_values(value: str) -> None:
-    assert refresh_selection.tests_mode({refresh_selection.TESTS_ENV: value}) == value.lower()
+def test_a_refresh_runs_the_tests_of_what_changed(built: Built, workspace: Workspace) -> None:
+    """On a copy of the session's warehouse: nothing new, a new day, then every test."""
+    import shutil
+
+    source = built.workspace
+    shutil.copytree(source.landing_dir, workspace.landing_dir)  # copy2: same mtimes
+    shutil.copytree(source.serving_dir, workspace.serving_dir)
+    shutil.copy2(source.settings().duckdb_path, workspace.settings().duckdb_path)
+    settings = workspace.settings()
+    defined = assets_test_count()
+    on_seed = "test.leadscore.unique_fit_grades_fit_grade.8ab36bcfe4"
+    on_events = "test.leadscore.unique_int_events_sessionized_event_id.c349755d91"
+    on_staged = "test.leadscore.unique_stg_landing__events_event_id.266f9bc05a"
+    on_mart = "test.leadscore.unique_lead_scores_lead_id.a115cf6fa2"
+
+    quiet = refresh(settings, as_of=AS_OF)  # what the copy's last run verified stands
+    quiet = refresh(settings, as_of=AS_OF)
+    ran = {**_dbt_results(quiet.run_id), **_dbt_results(quiet.run_id, "dbt_marts")}
+    assert on_mart in ran and ran[on_mart] == "pass"
+    assert on_seed not in ran and on_events not in ran and on_staged not in ran
+    tests = quiet.summary["checks"]["dbt_tests"]
+    assert tests["run"] == len([uid for uid in ran if uid.startswith("test.")]) > 0
+    assert tests["not_run"] > 0 and tests["run"] + tests["not_run"] == tests["defined"] == defined
+    assert tests["failed"] == [] and all(c.passed for c in quiet.checks)
+    assert f"{tests['not_run']:,} of {defined:,} not run: nothing they read changed" in quiet.report
+    not_run = [c for c in quiet.checks if c.metadata.get("dbt_test_run") is False]
+    assert len(not_run) == tests["not_run"]
+    assert "Not run by this refresh" in not_run[0].description
+
+    generate_landing(settings.landing_dir, day_range=(DAYS - 1, DAYS))  # new events
+    fresh = refresh(settings, as_of=AS_OF)
+    ran = _dbt_results(fresh.run_id)
+    assert fresh.load.total_rows > 0
+    assert ran[on_events] == "pass" and ran[on_staged] == "pass" and on_seed not in ran
+
+    every = refresh(dataclasses.replace(settings, refresh_tests="all"), as_of=AS_OF)
+    ran = {**_dbt_results(every.run_id), **_dbt_results(every.run_id, "dbt_marts")}
+    assert on_seed in ran and on_events in ran
+    tests = every.summary["checks"]["dbt_tests"]
+    assert tests["run"] == tests["passed"] == defined and tests["not_run"] == 0
+    assert f"dbt tests: {defined:,} of {defined:,} passed" in every.report
 
 
-def test_tests_mode_names_the_variable_when_wrong() -> None:
-    with pytest.raises(ValueError, match="LEADSCORE_REFRESH_TESTS must be one of changed, all"):
-        refresh_selection.tests_mode({refresh_selection.TESTS_ENV: "some"})
+def assets_test_count() -> int:
+    from orchestration import assets
+
+    return assets.dbt_data_test_count()
+
