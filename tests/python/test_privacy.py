@@ -265,6 +265,9 @@ def test_redelivered_rows_of_erased_people_are_dropped_and_counted(redelivered) 
     assert run_summary.read(erased.settings.serving_dir)["load"]["dropped_erased_rows"] == expected
     assert "erased on request" in after["result"].report
     assert find_anywhere(erased.settings, erased.needles) == {}
+    # the erasure changed tables outside a refresh: the next one ran every dbt data test
+    assert summary["checks"]["dbt_tests"]["not_run"] == 0
+    assert summary["checks"]["dbt_tests"]["run"] == summary["checks"]["dbt_tests"]["defined"]
 
 
 def test_the_refresh_after_an_erasure_stays_incremental(redelivered) -> None:
