@@ -317,3 +317,16 @@ def assets_test_count() -> int:
 
     return assets.dbt_data_test_count()
 
+
+
+def test_nothing_is_skipped_on_spark_or_on_a_full_refresh(orchestration_session, tmp_path) -> None:
+    """Spark keeps its seeds in its own warehouse, not in the DuckDB file the records are in."""
+    from orchestration import assets
+
+    settings = Settings.from_env({"duckdb_path": str(tmp_path / "w.duckdb")})
+    spark = assets._refresh_plan(None, settings, assets.RefreshOptions(), on_spark=True)
+    full = assets._refresh_plan(None, settings, assets.RefreshOptions(full_refresh=True),
+                                on_spark=False)
+    for plan in (spark, full):
+        assert plan.reason and plan.exclude_args(["seed.leadscore.fit_grades"]) == []
+    assert "Spark" in spark.reason
