@@ -113,7 +113,8 @@ def test_daily_refreshes_across_an_anchor_equal_a_full_recompute(shop, tmp_path)
         if day == dt.date(2026, 10, 27):
             # visitor X browses and signs in as LA; visitor Y browses anonymously and signs
             # in as LC on 2026-11-02: Y's history counts from as_of 2026-11-03 on, with no
-            # new file then (the state must notice links made since its own as_of)
+            # new file then (the state must notice links made since its own as_of and merge
+            # them with what it carries of LC's own views)
             _write_events(events / "links_1.csv", [
                 "x1,2026-10-26T09:00:00Z,,X,product_view,/products/p-x,p-x,shoes",
                 "x2,2026-10-27T09:00:00Z,,X,product_view,/products/p-x,p-x,shoes",
@@ -122,6 +123,7 @@ def test_daily_refreshes_across_an_anchor_equal_a_full_recompute(shop, tmp_path)
                 "y2,2026-10-27T09:00:00Z,,Y,add_to_cart,/products/p-y,p-y,bags",
                 "b1,2026-10-27T11:00:00Z,LB,,page_view,/,,",
                 "y3,2026-11-02T10:00:00Z,LC,Y,login,,,",
+                "c1,2026-10-20T09:00:00Z,LC,,product_view,/products/p-y,p-y,bags",
             ])
         if day == dt.date(2026, 11, 1):
             _arrive(all_files, settings.landing_dir, f"events/*_{LATE_DAY:%Y-%m-%d}.*")
@@ -146,7 +148,7 @@ def test_daily_refreshes_across_an_anchor_equal_a_full_recompute(shop, tmp_path)
                             "where product_id in ('p-x', 'p-y') order by lead_id, product_id")
     assert views.to_dict("records") == [
         {"lead_id": "LB", "product_id": "p-x", "view_days": 2},
-        {"lead_id": "LC", "product_id": "p-y", "view_days": 1},
+        {"lead_id": "LC", "product_id": "p-y", "view_days": 2},
     ]
 
 
