@@ -183,9 +183,12 @@ def machine() -> dict[str, object]:
 
 
 def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = None,
-          keep: bool = False, days: int | None = None, predictive: bool = False
-          ) -> dict[str, object]:
-    """Measure the scale's phases; ``days`` overrides its days of history, ``predictive``
+          keep: bool = False, days: int | None = None, predictive: bool = False,
+          end_date: dt.date = END_DATE) -> dict[str, object]:
+    """Measure the scale's phases; ``days`` overrides its days of history, ``end_date`` the
+    as_of of the one-day refresh minus a day (the default, 2026-10-31, makes that refresh
+    the first of a month: the decay state rolls forward; a mid-month date measures an
+    ordinary day), ``predictive``
     adds training (`leadscore train` at the refreshed as_of) and scoring (`leadscore
     predict`) after the refresh."""
     if scale not in SCALES:
@@ -218,9 +221,9 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
     env.pop("DAGSTER_HOME", None)
     leadscore = str(Path(sys.executable).with_name("leadscore"))
     days = size["days"]
-    first_build_day = END_DATE - dt.timedelta(days=1)  # the data ends a day before END_DATE
+    first_build_day = end_date - dt.timedelta(days=1)  # the data ends a day before end_date
     gen_args = ["--out", str(landing), "--leads", str(size["leads"]), "--days", str(days),
-                "--seed", "42", "--end-date", END_DATE.isoformat()]
+                "--seed", "42", "--end-date", end_date.isoformat()]
     phases: list[Phase] = []
 
     generation = run_measured(
@@ -246,7 +249,7 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
     since = time.time()
     incremental = run_measured(
         Phase("one-day incremental refresh", [leadscore, "run", "--as-of",
-                                              (END_DATE + dt.timedelta(days=1)).isoformat()]),
+                                              (end_date + dt.timedelta(days=1)).isoformat()]),
         env, work / "incremental.log")
     incremental.rows = new_rows
     _dbt_timings(incremental, [work / "target", work, PROJECT_ROOT / "target"], since)
@@ -272,13 +275,17 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
         "date": today,
         "leads": size["leads"],
         "days": days,
+        "refresh_as_of": (end_date + dt.timedelta(days=1)).isoformat(),
         "machine": machine(),
         "duckdb_memory_limit": env.get("LEADSCORE_DUCKDB_MEMORY_LIMIT", "8GB"),
         "incremental_share_of_full": round(incremental.wall_seconds / full.wall_seconds, 3),
         "phases": [asdict(p) for p in phases],
     }
-    (results_dir / f"{scale}-{today}.json").write_text(json.dumps(result, indent=2))
-    (results_dir / f"{scale}-{today}.md").write_text(markdown(result))
+    name = f"{scale}-{today}"
+    if size["days"] != SCALES[scale]["days"] or end_date != END_DATE:
+        name += f"-{days}d-refresh-{end_date + dt.timedelta(days=1):%m%d}"
+    (results_dir / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (results_dir / f"{name}.md").write_text(markdown(result))
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
     return result
@@ -287,7 +294,9 @@ def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = 
 def markdown(result: dict) -> str:
     m = result["machine"]
     lines = [
-        f"### {result['scale']} ({result['leads']:,} leads, {result['days']} days) — {result['date']}",
+        f"### {result['scale']} ({result['leads']:,} leads, {result['days']} days"
+        + (f", refresh at {result['refresh_as_of']}" if result.get("refresh_as_of") else "")
+        + f") — {result['date']}",
         "",
         f"Machine: {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
         f"DuckDB memory_limit {result['duckdb_memory_limit']}.",

@@ -5,6 +5,7 @@ each command."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -159,7 +160,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     from orchestration.bench import bench
 
-    result = bench(args.scale, keep=args.keep, days=args.days, predictive=args.predictive)
+    result = bench(args.scale, keep=args.keep, days=args.days, predictive=args.predictive,
+                   **({"end_date": args.end_date} if args.end_date else {}))
     from orchestration.bench import markdown
 
     print(markdown(result))
@@ -335,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--days", type=whole_number(2, "a whole number of days"), metavar="DAYS",
                      help="days of history instead of the scale's (small 90, medium and "
                      "large 80); training uses every snapshot from 102 days on (default: the scale's)")
+    ben.add_argument("--end-date", type=dt.date.fromisoformat, metavar="YYYY-MM-DD",
+                     help="the day before the one-day refresh's as_of (default 2026-10-31: the "
+                     "refresh is the first of a month, when the decay state rolls forward)")
     ben.add_argument("--predictive", action="store_true",
                      help="also time `leadscore train` and `leadscore predict` after the "
                      "refresh (peak memory included; default: off)")
