@@ -203,3 +203,17 @@
 {% macro merge_state(fn, column, plan) -%}
     {%- if plan.mode == 'roll' -%}{{ fn }}({{ column }}){%- else -%}{{ column }}{%- endif -%}
 {%- endmacro %}
+
+{#- A state model's pre-hook: a run that rebuilds the state (plan 'full') on an existing
+    table empties it first. The write replaces rows by the constant _state_partition, which
+    removes nothing when the rebuilt state is empty (an as_of before the first day of the
+    data, e.g. a training snapshot): the rows of the later as_of would stay. A full run
+    does not read the table, so emptying it first is safe (TRUNCATE: DuckDB and Spark). -#}
+{% macro truncate_state_on_rebuild(seeds=[], var_names=[]) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set plan = decay_state_plan(decay_state_inputs_checksum(seeds, var_names)) -%}
+        {%- if plan.mode == 'full' -%}
+            truncate table {{ this }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

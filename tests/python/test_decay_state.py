@@ -175,3 +175,11 @@ def test_a_backtest_at_an_earlier_as_of_rebuilds_the_state(shop, tmp_path):
     assert query(settings, "select distinct anchor_date from intermediate.int_lead_rule_state")[
         "anchor_date"].astype(str).tolist() == ["2026-10-01"]
     _assert_equals_a_full_recompute(settings, tmp_path / "rebuilt", early, None)
+    # before the first day of the data the rebuilt state is empty: nothing of a later as_of
+    # may stay (a training snapshot there once scored leads from their future)
+    _dbt(settings, ["run", "--quiet", "--select", "tag:as_of", "--exclude", "lead_score_history"],
+         "2026-09-20 00:00:00", None)
+    for name in STATES:
+        assert query(settings, f"select count(*) as n from {name}")["n"].iloc[0] == 0, name
+    assert query(settings, "select count(*) as n from intermediate.int_lead_spine "
+                           "where has_events")["n"].iloc[0] == 0

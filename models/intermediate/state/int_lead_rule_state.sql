@@ -13,6 +13,7 @@
     partition_by=state_partition_by(),
     unique_key='_state_partition',
     on_schema_change='fail',
+    pre_hook="{{ truncate_state_on_rebuild(['scoring_rules', 'decay_half_lives']) }}",
 ) }}
 
 with
