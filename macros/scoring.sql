@@ -81,3 +81,23 @@
 {% macro sum_last_days(condition, value, n_days, date_column='activity_date') -%}
     sum(case when {{ condition }} and {{ date_column }} >= {{ as_of_date_minus(n_days) }} then {{ value }} else 0 end)
 {%- endmacro %}
+
+{#- The one-row select of the half-life (days) that the return days to the most viewed
+    product decay with: the action group of the `focus` rules of rules/scoring_rules (one
+    group, tests/dbt/assert_rule_references_are_known.sql). Read by the carried state and
+    at as_of. -#}
+{% macro focus_half_life() -%}
+    select max(half_lives.half_life_days) as half_life_days
+    from {{ ref('scoring_rules') }} as rules
+    inner join {{ ref('decay_half_lives') }} as half_lives
+        on rules.action_group = half_lives.action_group
+    where rules.signal_type = 'focus'
+{%- endmacro %}
+
+{#- The one-row select of the half-life (days) of category interest:
+    var('category_interest_action_group') in rules/decay_half_lives. -#}
+{% macro category_interest_half_life() -%}
+    select max(half_life_days) as half_life_days
+    from {{ ref('decay_half_lives') }}
+    where action_group = '{{ var("category_interest_action_group") }}'
+{%- endmacro %}

@@ -184,13 +184,14 @@ def machine() -> dict[str, object]:
 
 def bench(scale: str, work_root: Path | None = None, results_dir: Path | None = None,
           keep: bool = False, days: int | None = None, predictive: bool = False,
-          end_date: dt.date = END_DATE) -> dict[str, object]:
+          end_date: dt.date | None = None) -> dict[str, object]:
     """Measure the scale's phases; ``days`` overrides its days of history, ``end_date`` the
     as_of of the one-day refresh minus a day (the default, 2026-10-31, makes that refresh
     the first of a month: the decay state rolls forward; a mid-month date measures an
     ordinary day), ``predictive``
     adds training (`leadscore train` at the refreshed as_of) and scoring (`leadscore
     predict`) after the refresh."""
+    end_date = end_date or END_DATE
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     size = dict(SCALES[scale])

@@ -161,7 +161,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration.bench import bench
 
     result = bench(args.scale, keep=args.keep, days=args.days, predictive=args.predictive,
-                   **({"end_date": args.end_date} if args.end_date else {}))
+                   end_date=args.end_date)
     from orchestration.bench import markdown
 
     print(markdown(result))

@@ -26,9 +26,7 @@ changed_leads as (
 
 half_life as (
 
-    select max(half_life_days) as half_life_days
-    from {{ ref('decay_half_lives') }}
-    where action_group = '{{ var("category_interest_action_group") }}'
+    {{ category_interest_half_life() }}
 
 ),
 

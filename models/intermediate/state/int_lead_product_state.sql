@@ -42,11 +42,7 @@ view_days as (
 
 focus_half_life as (
 
-    select max(half_lives.half_life_days) as half_life_days
-    from {{ ref('scoring_rules') }} as rules
-    inner join {{ ref('decay_half_lives') }} as half_lives
-        on rules.action_group = half_lives.action_group
-    where rules.signal_type = 'focus'
+    {{ focus_half_life() }}
 
 ),
 
