@@ -8,7 +8,9 @@ screenshot; nothing here reaches the network.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -71,30 +73,80 @@ class DevTools:
 
 @contextmanager
 def browser(chromium: str, timeout: float = 30) -> Iterator[DevTools]:
-    """A headless Chromium with a throw-away profile, and a DevTools session on its tab."""
-    with tempfile.TemporaryDirectory(prefix="leadscore-chromium-") as profile:
-        proc = subprocess.Popen(
-            [chromium, *FLAGS, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
-             f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            port = _devtools_port(proc, timeout)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-                targets = json.load(r)
-            page = next(t for t in targets if t.get("type") == "page")
-            from websockets.sync.client import connect
+    """A headless Chromium with a throw-away profile, and a DevTools session on its tab.
 
-            # proxy=None: the page's DevTools socket is local, whatever *_proxy says
-            with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=20,
-                         proxy=None) as socket:
-                yield DevTools(socket)
-        finally:
-            proc.terminate()
+    Chromium runs in its own process group, and the whole group (renderer, zygote and
+    utility processes too) is stopped before the profile is removed: a child still
+    writing to the profile made the removal fail ("Directory not empty")."""
+    profile = tempfile.mkdtemp(prefix="leadscore-chromium-")
+    proc = subprocess.Popen(
+        [chromium, *FLAGS, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
+         f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        port = _devtools_port(proc, timeout)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            targets = json.load(r)
+        page = next(t for t in targets if t.get("type") == "page")
+        from websockets.sync.client import connect
+
+        # proxy=None: the page's DevTools socket is local, whatever *_proxy says
+        with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=20,
+                     proxy=None) as socket:
+            yield DevTools(socket)
+    finally:
+        _stop(proc)
+        _remove_profile(Path(profile))
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop Chromium and every process it started (its process group)."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # the group leader is gone; give its children the same moment to go
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _group_alive(proc.pid):
+            time.sleep(0.1)
+        if not _group_alive(proc.pid):
+            break
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies, which write nothing, don't count)."""
+    proc_fs = Path("/proc")
+    if proc_fs.is_dir():
+        for stat in proc_fs.glob("[0-9]*/stat"):
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _remove_profile(profile: Path, attempts: int = 20) -> None:
+    """Remove the throw-away profile; a file written while it is being removed is retried."""
+    for _ in range(attempts):
+        shutil.rmtree(profile, ignore_errors=True)
+        if not profile.exists():
+            return
+        time.sleep(0.25)
+    shutil.rmtree(profile)  # still there: let the error say why
 
 
 def _devtools_port(proc: subprocess.Popen[str], timeout: float) -> int:
