@@ -8,10 +8,12 @@ must be identical (the bookkeeping columns _processed_batch / batch ids aside).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -171,3 +173,92 @@ def test_a_rerun_at_the_same_as_of_replaces_that_as_of_in_the_history(tmp_path):
     _refresh(settings, full_refresh=True)
     assert query(settings, "select lead_id from marts.lead_scores")["lead_id"].tolist() == ["A"]
     assert query(settings, history)["lead_id"].tolist() == ["A"]
+
+
+# -- a refresh renumbers a visitor's sessions only from its earliest new event -------------
+
+EVENT_PATH = ["build", "--quiet", "--select", "+int_lead_daily_signals",
+              "--exclude-resource-type", "unit_test", "test"]
+SESSIONS = ("intermediate.int_events_sessionized", "intermediate.int_lead_daily_signals")
+
+
+def _build_event_path(settings, full_refresh: bool = False) -> None:
+    pipeline.load_landing(settings, full_refresh=full_refresh)
+    pipeline.run_dbt(settings, [*EVENT_PATH, "--full-refresh"] if full_refresh else EVENT_PATH,
+                     as_of=AS_OF, quiet=True)
+
+
+def _assert_equals_rebuild(settings, root: Path, step: str) -> None:
+    rebuilt = dataclasses.replace(make_settings(root / f"rebuilt-{step}"), landing_dir=settings.landing_dir)
+    _build_event_path(rebuilt, full_refresh=True)
+    for name in SESSIONS:
+        pd.testing.assert_frame_equal(_table(settings, name, False), _table(rebuilt, name, False),
+                                      obj=f"{name} after {step}")
+
+
+def test_sessions_continue_across_refreshes_and_are_renumbered_from_a_late_event(tmp_path):
+    # Visitor X (anonymous) and lead A browse; later days continue X's last session, a late
+    # event merges two of X's sessions (every later number shifts), then X signs in as A
+    # (every anonymous event of X is stitched to A). After each refresh the events and the
+    # daily signals equal a full rebuild's.
+    settings = make_settings(tmp_path / "sessions")
+    events = settings.landing_dir / "events"
+    _write_events(events / "day1.csv", [
+        "s1,2026-10-20T09:00:00Z,,X,page_view,/",
+        "s2,2026-10-20T09:10:00Z,,X,page_view,/products/p1",   # session 1
+        "s3,2026-10-20T10:00:00Z,,X,page_view,/products/p2",   # session 2 (50 min gap)
+        "s4,2026-10-20T09:00:00Z,A,,page_view,/",
+    ])
+    _build_event_path(settings)
+    _write_events(events / "day2.csv", [
+        "s5,2026-10-20T10:20:00Z,,X,page_view,/products/p3",   # continues session 2
+        "s6,2026-10-20T12:00:00Z,,X,page_view,/",              # session 3
+        "s7,2026-10-21T08:00:00Z,A,,page_view,/",
+    ])
+    _build_event_path(settings)
+    _assert_equals_rebuild(settings, tmp_path, "a continued session")
+    numbers = query(settings, "select event_id, session_id from intermediate.int_events_sessionized "
+                              "where visitor_id = 'X' order by event_id")
+    assert numbers["session_id"].tolist() == ["X#1", "X#1", "X#2", "X#2", "X#3"]
+
+    _write_events(events / "day1_late.csv", ["s0,2026-10-20T09:35:00Z,,X,page_view,/"])  # joins 1 and 2
+    _build_event_path(settings)
+    _assert_equals_rebuild(settings, tmp_path, "a late event")
+    numbers = query(settings, "select event_id, session_id from intermediate.int_events_sessionized "
+                              "where visitor_id = 'X' order by event_id")
+    assert numbers["session_id"].tolist() == ["X#1", "X#1", "X#1", "X#1", "X#1", "X#2"]
+
+    _write_events(events / "day3.csv", ["s8,2026-10-22T13:00:00Z,A,X,login,"])
+    _build_event_path(settings)
+    _assert_equals_rebuild(settings, tmp_path, "a new link")
+    stitched = query(settings, "select count(*) as n from intermediate.int_events_sessionized "
+                               "where visitor_id = 'X' and resolved_lead_id = 'A'")
+    assert stitched["n"].item() == 7
+
+
+def test_rows_without_a_session_number_are_renumbered_when_their_visitor_returns(tmp_path):
+    # A warehouse built before session_number existed: the refresh adds the column, and a
+    # returning visitor's history is renumbered whole; the others keep a null number.
+    settings = make_settings(tmp_path / "upgrade")
+    events = settings.landing_dir / "events"
+    _write_events(events / "day1.csv", [
+        "u1,2026-10-20T09:00:00Z,,X,page_view,/",
+        "u2,2026-10-20T11:00:00Z,,X,page_view,/",
+        "u3,2026-10-20T09:00:00Z,B,,page_view,/",
+    ])
+    _build_event_path(settings)
+    with contextlib.closing(duckdb.connect(str(settings.duckdb_path))) as con:
+        con.execute("alter table intermediate.int_events_sessionized drop column session_number")
+    _write_events(events / "day2.csv", ["u4,2026-10-21T09:00:00Z,,X,page_view,/"])
+    _build_event_path(settings)
+    rebuilt = dataclasses.replace(make_settings(tmp_path / "rebuilt"), landing_dir=settings.landing_dir)
+    _build_event_path(rebuilt, full_refresh=True)
+    sql = "select event_id, session_id, session_number from intermediate.int_events_sessionized order by event_id"
+    got, expected = query(settings, sql), query(rebuilt, sql)
+    assert got["session_id"].tolist() == ["X#1", "X#2", "B#1", "X#3"]
+    assert got.loc[got.event_id != "u3", "session_number"].tolist() == [1, 2, 3]
+    assert got.loc[got.event_id == "u3", "session_number"].isna().all()
+    assert got["session_id"].tolist() == expected["session_id"].tolist()
+    pd.testing.assert_frame_equal(
+        _table(settings, "intermediate.int_lead_daily_signals", False),
+        _table(rebuilt, "intermediate.int_lead_daily_signals", False))
