@@ -57,7 +57,8 @@
             landing_rows._source_file,
             landing_rows._source_row,
             count(accounted._ingest_seq) as n_places
-        from {{ model }} as landing_rows
+        -- `model` may be a filtered subquery with its own alias (a `where` config)
+        from (select * from {{ model }}) as landing_rows
         left join accounted
             on landing_rows._ingest_seq = accounted._ingest_seq
         group by

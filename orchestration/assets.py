@@ -386,10 +386,21 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     with housekeeping.dbt_run_folders(target, keep=warehouse.dbt_runs_kept), \
             progress.step(step, title) as outcome:
         yield from _unchanged_seeds(context, plan)  # first: the models built on them follow
-        with temporary_environment(dbt_env):  # the subprocess starts inside cli()
-            invocation = dbt.cli(args, context=context)
-        yield from _stream_with_progress(context, invocation, state)
+        if not on_spark:  # which tests read only the rows since they last passed
+            with contextlib.closing(pipeline.connect(warehouse)) as con:
+                refresh_selection.write_scopes(con, plan)
+        try:
+            with temporary_environment(dbt_env):  # the subprocess starts inside cli()
+                invocation = dbt.cli(args, context=context)
+            yield from _stream_with_progress(context, invocation, state)
+        finally:
+            if not on_spark:
+                with contextlib.closing(pipeline.connect(warehouse)) as con:
+                    refresh_selection.clear_scopes(con)
         outcome.text = state.describe()
+        if plan.scopes:
+            log.info(f"{step}: {len(plan.scopes)} data test(s) read only the rows loaded since "
+                     "they last passed")
     _record_verified(warehouse, plan, Path(invocation.target_path) / "run_results.json")
     yield from _tests_not_run(context, plan)
     if on_spark:  # the gates, the predictive step and the serving export read DuckDB
@@ -423,8 +434,9 @@ def _refresh_plan(context: dg.AssetExecutionContext, warehouse: Settings,
 
 def _record_verified(warehouse: Settings, plan: refresh_selection.Plan,
                      run_results: Path) -> None:
-    """Record the seeds this build loaded and the tests that passed (for the next plan)."""
-    if plan.reason or not run_results.exists():
+    """Record the seeds this build loaded and the tests that passed (for the next plan);
+    with no plan, only forget the tests that did not pass."""
+    if not run_results.exists():
         return
     results = json.loads(run_results.read_text(encoding="utf-8")).get("results") or []
     with contextlib.closing(pipeline.connect(warehouse)) as con:

@@ -31,6 +31,15 @@ Nothing is skipped (every seed loads, every test runs) when
   tables over anew;
 - Dagster runs a subset of the dbt assets (a UI selection): what was asked for runs.
 
+A third record scopes the tests that do run: a test marked with ``__verified_batch__`` in
+its ``where`` config (macros/test_scopes.sql), e.g. the uniqueness of an incremental event
+table's key, reads only the rows of batches loaded since it last passed. ``landing.
+_verified_tests`` keeps, beside the fingerprint, that batch (the newest batch of the table
+it reads, when it passed) and a digest of the test's and its inputs' definitions; before a
+build the refresh writes the scopes that still hold into ``landing._test_scopes`` (a test or
+a model it reads that changed, or a test that failed, reads every row again), and empties
+it afterwards, so a ``dbt build`` by hand checks every row.
+
 ``make test`` runs ``dbt build`` / ``dbt test`` directly, not through this module: all tests.
 An erasure (``leadscore erase``) changes tables outside a refresh and forgets the verified
 tests (:func:`forget_verified_tests`), so the next refresh runs them all.
@@ -42,6 +51,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -58,6 +68,9 @@ from orchestration.config import PROJECT_ROOT
 TESTS_ENV = "LEADSCORE_REFRESH_TESTS"
 SEED_TABLE = "landing._seed_loads"
 TEST_TABLE = "landing._verified_tests"
+SCOPE_TABLE = "landing._test_scopes"
+#: The mark in a test's ``where`` config that the batch it last passed at replaces.
+SCOPE_MARK = "__verified_batch__"
 #: Landing tables the loader writes: their data fingerprint is their row count and newest batch.
 LOADER_SOURCES = ("events", "leads", "orders", "campaign_sends")
 #: Files whose content is part of every fingerprint (vars, seed defaults, profiles).
@@ -83,6 +96,10 @@ class Plan:
     names: dict[str, str] = field(default_factory=dict)  # unique_id -> dbt node name
     #: unique_id of a skipped seed or test -> when it was loaded / last passed (UTC)
     recorded_at: dict[str, datetime] = field(default_factory=dict)
+    #: test unique_id -> (relation, batch column, definition digest) of the scoped tests
+    scoped_tests: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    #: test unique_id -> the batch it last passed at: it reads only the newer rows
+    scopes: dict[str, int] = field(default_factory=dict)
     #: why nothing is skipped ("" when the plan applies)
     reason: str = ""
 
@@ -123,6 +140,32 @@ def _definition(node: Mapping[str, Any], macros: Mapping[str, Any]) -> list[Any]
                  for uid in sorted((node.get("depends_on") or {}).get("macros") or [])]
     return [node.get("raw_code"), (node.get("checksum") or {}).get("checksum"),
             node.get("config"), node.get("test_metadata"), node.get("column_name"), macro_sql]
+
+
+def _scoped_test(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(relation, batch column, definition digest) of a test marked with SCOPE_MARK."""
+    where = (node.get("config") or {}).get("where") or ""
+    column = re.search(r"(\w+)\s*>\s*" + SCOPE_MARK, where)
+    if not column:
+        return None
+    nodes, sources = manifest["nodes"], manifest.get("sources") or {}
+    tested = node.get("attached_node")
+    if tested in nodes:
+        target = nodes[tested]
+        relation = f"{target['schema']}.{target.get('alias') or target['name']}"
+    else:
+        model_arg = str(((node.get("test_metadata") or {}).get("kwargs") or {}).get("model", ""))
+        named = re.search(r"source\('(\w+)',\s*'(\w+)'\)", model_arg)
+        source = next((src for src in sources.values() if named
+                       and (src["source_name"], src["name"]) == named.groups()), None)
+        if source is None:
+            return None
+        relation = f"{source['schema']}.{source.get('identifier') or source['name']}"
+    macros = manifest.get("macros") or {}
+    parents = sorted((node.get("depends_on") or {}).get("nodes") or [])
+    digest = _digest([_definition(node, macros),
+                      [[p, _definition(nodes[p], macros) if p in nodes else None] for p in parents]])
+    return relation, column.group(1), digest
 
 
 def _reads_as_of(node: Mapping[str, Any]) -> bool:
@@ -196,6 +239,20 @@ def _table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
         "and table_name = ?", [schema, table]).fetchone()[0])
 
 
+def _recorded_scopes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
+    """unique_id -> (verified batch, definition digest) of the scoped tests that passed."""
+    if not _table_exists(con, TEST_TABLE):
+        return {}
+    columns = {row[0] for row in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'landing' "
+        "and table_name = '_verified_tests'").fetchall()}
+    if "verified_batch" not in columns:
+        return {}
+    rows = con.execute(f"select unique_id, verified_batch, scope_digest from {TEST_TABLE} "
+                       "where verified_batch is not null").fetchall()
+    return {uid: (batch, digest) for uid, batch, digest in rows}
+
+
 def _recorded(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[str, datetime]]:
     """unique_id -> (fingerprint, recorded_at) of a record table (empty when missing)."""
     if not _table_exists(con, table):
@@ -235,6 +292,7 @@ def plan(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], *, tests: 
             result.skipped_seeds.add(uid)
             result.recorded_at[uid] = loaded[uid][1]
     verified = _recorded(con, TEST_TABLE) if tests == "changed" else {}
+    verified_scopes = _recorded_scopes(con) if tests == "changed" else {}
     for uid, node in nodes.items():
         if node["resource_type"] != "test":
             continue
@@ -245,6 +303,11 @@ def plan(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], *, tests: 
         if fingerprint is not None and uid in verified and verified[uid][0] == fingerprint:
             result.skipped_tests.add(uid)
             result.recorded_at[uid] = verified[uid][1]
+        scoped = _scoped_test(node, manifest)
+        if scoped is not None:
+            result.scoped_tests[uid] = scoped
+            if uid in verified_scopes and verified_scopes[uid][1] == scoped[2]:
+                result.scopes[uid] = verified_scopes[uid][0]
     return result
 
 
@@ -253,20 +316,35 @@ def record(con: duckdb.DuckDBPyConnection, current: Plan,
     """Record what a dbt build verified (its ``run_results.json`` results): the seeds it
     loaded whose tests all passed, and the tests that passed. A test that failed, warned or
     errored is forgotten, so it runs again. Returns (seeds, tests) recorded."""
-    if current.reason:
-        return 0, 0
     status = {r["unique_id"]: r["status"] for r in results}
+    if current.reason:
+        # nothing is recorded, but a test that did not pass must not stay verified
+        if _table_exists(con, TEST_TABLE):
+            con.execute(f"delete from {TEST_TABLE} where unique_id in (select unnest(?))",
+                        [sorted(uid for uid, s in status.items()
+                                if uid.startswith("test.") and s != "pass")])
+        return 0, 0
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     con.execute("create schema if not exists landing")
     for table in (SEED_TABLE, TEST_TABLE):
         con.execute(f"create table if not exists {table} (unique_id varchar primary key, "
                     "fingerprint varchar not null, recorded_at timestamp not null)")
+    # the scope of a test that reads only new rows (written by earlier versions without it)
+    con.execute(f"alter table {TEST_TABLE} add column if not exists verified_batch bigint")
+    con.execute(f"alter table {TEST_TABLE} add column if not exists scope_digest varchar")
     not_passed = {uid for uid, s in status.items() if uid.startswith("test.") and s != "pass"}
     seeds = [uid for uid, s in status.items() if uid in current.seed_fingerprints
              and s == "success"
              and not any(uid in current.seed_tests.get(t, ()) for t in not_passed)]
     tests = [uid for uid, s in status.items()
-             if s == "pass" and current.test_fingerprints.get(uid) is not None]
+             if s == "pass" and (current.test_fingerprints.get(uid) is not None
+                                 or uid in current.scoped_tests)]
+    # a scoped test that passed has checked every row up to the newest batch of its table
+    batches: dict[str, int | None] = {}
+    for uid in tests:
+        if uid in current.scoped_tests:
+            relation, column, _ = current.scoped_tests[uid]
+            batches[uid] = con.execute(f"select max({column}) from {relation}").fetchone()[0]
     with _transaction(con):
         con.execute(f"delete from {TEST_TABLE} where unique_id in (select unnest(?))",
                     [sorted(not_passed)])
@@ -274,13 +352,33 @@ def record(con: duckdb.DuckDBPyConnection, current: Plan,
         con.execute(f"delete from {SEED_TABLE} where unique_id in (select unnest(?))",
                     [sorted(uid for uid, s in status.items()
                             if uid in current.seed_fingerprints and uid not in seeds)])
-        for table, ids, prints in ((SEED_TABLE, seeds, current.seed_fingerprints),
-                                   (TEST_TABLE, tests, current.test_fingerprints)):
-            if ids:
-                con.executemany(
-                    f"insert or replace into {table} values (?, ?, ?)",
-                    [[uid, prints[uid], now] for uid in ids])
+        if seeds:
+            con.executemany(f"insert or replace into {SEED_TABLE} values (?, ?, ?)",
+                            [[uid, current.seed_fingerprints[uid], now] for uid in seeds])
+        if tests:
+            # a volatile test (no fingerprint) is recorded for its scope only: it is never skipped
+            con.executemany(
+                f"insert or replace into {TEST_TABLE} (unique_id, fingerprint, recorded_at, "
+                "verified_batch, scope_digest) values (?, ?, ?, ?, ?)",
+                [[uid, current.test_fingerprints.get(uid) or "volatile", now, batches.get(uid),
+                  current.scoped_tests[uid][2] if uid in current.scoped_tests else None]
+                 for uid in tests])
     return len(seeds), len(tests)
+
+
+def write_scopes(con: duckdb.DuckDBPyConnection, current: Plan) -> None:
+    """Hand the plan's scopes to the dbt build (macros/test_scopes.sql reads them)."""
+    con.execute("create schema if not exists landing")
+    con.execute(f"create or replace table {SCOPE_TABLE} "
+                "(unique_id varchar primary key, verified_batch bigint not null)")
+    if current.scopes:
+        con.executemany(f"insert into {SCOPE_TABLE} values (?, ?)", sorted(current.scopes.items()))
+
+
+def clear_scopes(con: duckdb.DuckDBPyConnection) -> None:
+    """After the build: a later ``dbt build`` by hand checks every row."""
+    if _table_exists(con, SCOPE_TABLE):
+        con.execute(f"delete from {SCOPE_TABLE}")
 
 
 def forget_verified_tests(con: duckdb.DuckDBPyConnection) -> None:

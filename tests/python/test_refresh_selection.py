@@ -214,6 +214,60 @@ def test_only_tests_whose_inputs_changed_since_they_passed_run(tmp_path: Path) -
     assert plan().skipped_tests == set()
 
 
+def test_a_marked_test_reads_only_the_batches_since_it_last_passed(tmp_path: Path) -> None:
+    _project(tmp_path, {})
+    scoped = _test("unique_stg_id", ["model.p.stg"], attached_node="model.p.stg",
+                   config={"severity": "error", "where": "_processed_batch > __verified_batch__"})
+    stg = {**_model("stg", ["source.p.landing.events"], "incremental"),
+           "schema": "staging", "alias": "stg"}
+    manifest = {"sources": {"source.p.landing.events": {"source_name": "landing", "name": "events",
+                                                        "schema": "landing", "identifier": "events"}},
+                "macros": {}, "nodes": {"model.p.stg": stg, "test.p.unique_stg_id": scoped}}
+    con = duckdb.connect()
+    con.execute("create schema landing")
+    con.execute("create table landing.events as select 1 as _batch_id")
+    con.execute("create schema staging")
+    con.execute("create table staging.stg as select 1 as _processed_batch")
+
+    def plan(tests: str = "changed") -> refresh_selection.Plan:
+        return refresh_selection.plan(con, manifest, tests=tests, project_root=tmp_path)
+
+    def scopes_for_dbt(current: refresh_selection.Plan) -> list[tuple]:
+        refresh_selection.write_scopes(con, current)
+        return con.execute(f"select * from {refresh_selection.SCOPE_TABLE}").fetchall()
+
+    first = plan()
+    assert first.scoped_tests["test.p.unique_stg_id"][:2] == ("staging.stg", "_processed_batch")
+    assert first.scopes == {} and scopes_for_dbt(first) == []  # never passed: every row
+    _passed(con, first)
+    con.execute("insert into landing.events values (2)")
+    con.execute("insert into staging.stg values (2)")
+    second = plan()
+    assert second.scopes == {"test.p.unique_stg_id": 1}  # the rows after batch 1
+    assert scopes_for_dbt(second) == [("test.p.unique_stg_id", 1)]
+    _passed(con, second)
+    assert plan().scopes == {"test.p.unique_stg_id": 2}
+    assert plan("all").scopes == {}  # LEADSCORE_REFRESH_TESTS=all: every row
+    # a failure is forgotten: the next run reads every row again
+    con.execute("insert into landing.events values (3)")
+    _passed(con, plan(), failed=("test.p.unique_stg_id",))
+    assert plan().scopes == {}
+    _passed(con, plan())
+    # so is one in a run without a plan (a full refresh)
+    refresh_selection.record(con, refresh_selection.disabled("full refresh"),
+                             [{"unique_id": "test.p.unique_stg_id", "status": "fail"}])
+    assert plan().scopes == {}
+    _passed(con, plan())
+    # an edited model it reads (or an edited test): every row again
+    stg["raw_code"] += " -- edited"
+    assert plan().scopes == {}
+    _passed(con, plan())
+    assert plan().scopes == {"test.p.unique_stg_id": 2}
+    # after the build nothing is left for a dbt build by hand
+    refresh_selection.clear_scopes(con)
+    assert con.execute(f"select count(*) from {refresh_selection.SCOPE_TABLE}").fetchone()[0] == 0
+
+
 # ------------------------------------------------------------------------ end to end
 
 
@@ -222,6 +276,14 @@ def _dbt_results(run_id: str, step: str = "dbt_models") -> dict[str, str]:
     target = Path(os.environ["DBT_TARGET_PATH"])
     [path] = list(target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
     return {r["unique_id"]: r["status"]
+            for r in json.loads(path.read_text(encoding="utf-8"))["results"]}
+
+
+def _compiled(run_id: str, step: str = "dbt_models") -> dict[str, str]:
+    """unique_id -> the SQL dbt ran, of one step's dbt build in a run."""
+    target = Path(os.environ["DBT_TARGET_PATH"])
+    [path] = list(target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
+    return {r["unique_id"]: r.get("compiled_code") or ""
             for r in json.loads(path.read_text(encoding="utf-8"))["results"]}
 
 
@@ -299,14 +361,23 @@ def test_a_refresh_runs_the_tests_of_what_changed(built: Built, workspace: Works
     assert "Not run by this refresh" in not_run[0].description
 
     generate_landing(settings.landing_dir, day_range=(DAYS - 1, DAYS))  # new events
+    with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
+        verified = con.execute("select max(_processed_batch) from staging.stg_landing__events").fetchone()[0]
     fresh = refresh(settings, as_of=AS_OF)
     ran = _dbt_results(fresh.run_id)
     assert fresh.load.total_rows > 0
     assert ran[on_events] == "pass" and ran[on_staged] == "pass" and on_seed not in ran
+    # the event path's uniqueness read only the rows loaded since it last passed
+    compiled = _compiled(fresh.run_id)
+    assert f"_processed_batch > {verified}" in compiled[on_staged]
+    assert "__verified_batch__" not in compiled[on_events] and "_processed_batch >" in compiled[on_events]
+    with contextlib.closing(pipeline.connect(settings, read_only=True)) as con:
+        assert con.execute(f"select count(*) from {refresh_selection.SCOPE_TABLE}").fetchone()[0] == 0
 
     every = refresh(dataclasses.replace(settings, refresh_tests="all"), as_of=AS_OF)
     ran = {**_dbt_results(every.run_id), **_dbt_results(every.run_id, "dbt_marts")}
     assert on_seed in ran and on_events in ran
+    assert "_processed_batch >" not in _compiled(every.run_id)[on_staged]  # every row
     tests = every.summary["checks"]["dbt_tests"]
     assert tests["run"] == tests["passed"] == defined and tests["not_run"] == 0
     assert f"dbt tests: {defined:,} of {defined:,} passed" in every.report
