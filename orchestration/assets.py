@@ -420,15 +420,16 @@ def _refresh_plan(context: dg.AssetExecutionContext, warehouse: Settings,
     """What this build leaves out (:mod:`orchestration.refresh_selection`): unchanged seeds
     and the data tests whose inputs did not change since they passed; nothing on a full
     refresh, on Spark or in a subset run."""
-    if options.full_refresh:
-        return refresh_selection.disabled("full refresh")
     if on_spark:
         return refresh_selection.disabled("Spark target: seeds and tests always run")
-    if _is_subset(context):
+    if context is not None and _is_subset(context):
         return refresh_selection.disabled("a subset of the dbt assets was selected")
     manifest = _manifest()
     with contextlib.closing(pipeline.connect(warehouse, read_only=True)
                             if warehouse.duckdb_path.exists() else duckdb.connect()) as con:
+        if options.full_refresh:  # everything runs on every row; what passes is recorded
+            return refresh_selection.everything(
+                refresh_selection.plan(con, manifest, tests="all"), "full refresh")
         return refresh_selection.plan(con, manifest, tests=warehouse.refresh_tests)
 
 

@@ -121,7 +121,20 @@ class Plan:
 
 
 def disabled(reason: str) -> Plan:
+    """Nothing is skipped and nothing is recorded (e.g. Spark: no records in DuckDB)."""
     return Plan(reason=reason)
+
+
+def everything(current: Plan, reason: str) -> Plan:
+    """Nothing is skipped and every test reads every row, but what passes is recorded, as
+    after any build: a ``--full-refresh`` verifies every row, so the refresh after it can
+    skip and scope."""
+    current.skipped_seeds.clear()
+    current.skipped_tests.clear()
+    current.scopes.clear()
+    current.recorded_at.clear()
+    current.reason = reason
+    return current
 
 
 # ------------------------------------------------------------------------- fingerprints
@@ -317,7 +330,7 @@ def record(con: duckdb.DuckDBPyConnection, current: Plan,
     loaded whose tests all passed, and the tests that passed. A test that failed, warned or
     errored is forgotten, so it runs again. Returns (seeds, tests) recorded."""
     status = {r["unique_id"]: r["status"] for r in results}
-    if current.reason:
+    if not current.seed_fingerprints and not current.test_fingerprints:  # disabled()
         # nothing is recorded, but a test that did not pass must not stay verified
         if _table_exists(con, TEST_TABLE):
             con.execute(f"delete from {TEST_TABLE} where unique_id in (select unnest(?))",

@@ -263,6 +263,12 @@ def test_a_marked_test_reads_only_the_batches_since_it_last_passed(tmp_path: Pat
     assert plan().scopes == {}
     _passed(con, plan())
     assert plan().scopes == {"test.p.unique_stg_id": 2}
+    # a full refresh reads every row, and what passed in it is recorded
+    con.execute("insert into staging.stg values (4)")
+    full = refresh_selection.everything(plan(), "full refresh")
+    assert full.reason and full.scopes == {} and full.skipped_tests == set()
+    _passed(con, full)
+    assert plan().scopes == {"test.p.unique_stg_id": 4}
     # after the build nothing is left for a dbt build by hand
     refresh_selection.clear_scopes(con)
     assert con.execute(f"select count(*) from {refresh_selection.SCOPE_TABLE}").fetchone()[0] == 0
