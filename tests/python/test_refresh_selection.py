@@ -277,20 +277,21 @@ def test_a_marked_test_reads_only_the_batches_since_it_last_passed(tmp_path: Pat
 # ------------------------------------------------------------------------ end to end
 
 
-def _dbt_results(run_id: str, step: str = "dbt_models") -> dict[str, str]:
-    """unique_id -> status of one step's dbt build in a run (its run_results.json)."""
+def _run_results(run_id: str, step: str) -> list[dict]:
+    """The results of one step's dbt build in a run (its run_results.json)."""
     target = Path(os.environ["DBT_TARGET_PATH"])
     [path] = list(target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
-    return {r["unique_id"]: r["status"]
-            for r in json.loads(path.read_text(encoding="utf-8"))["results"]}
+    return json.loads(path.read_text(encoding="utf-8"))["results"]
+
+
+def _dbt_results(run_id: str, step: str = "dbt_models") -> dict[str, str]:
+    """unique_id -> status of one step's dbt build in a run."""
+    return {r["unique_id"]: r["status"] for r in _run_results(run_id, step)}
 
 
 def _compiled(run_id: str, step: str = "dbt_models") -> dict[str, str]:
     """unique_id -> the SQL dbt ran, of one step's dbt build in a run."""
-    target = Path(os.environ["DBT_TARGET_PATH"])
-    [path] = list(target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
-    return {r["unique_id"]: r.get("compiled_code") or ""
-            for r in json.loads(path.read_text(encoding="utf-8"))["results"]}
+    return {r["unique_id"]: r.get("compiled_code") or "" for r in _run_results(run_id, step)}
 
 
 def _execute(settings, sql: str) -> None:
