@@ -13,18 +13,42 @@
 {%- endmacro %}
 
 {#- The landing rows to (re)classify: rows of new batches, plus every earlier delivery of
-    a key that a new batch delivers again (so dedup sees all deliveries of the key). -#}
+    a key that a new batch delivers again (so dedup sees all deliveries of the key).
+    The earlier deliveries are found by their parsed key in the calling base model (`this`
+    holds every landing row already classified, `key_column` trimmed, empty as null) and
+    read back by _ingest_seq, in a branch of their own: matching the landing table's raw
+    keys, or an OR of both conditions, would read and trim every row of the whole history
+    on every refresh. -#}
 {% macro landing_rows_to_process(entity, key_column) -%}
     select * from {{ source('landing', entity) }}
     {% if is_incremental() %}
-        where
-            _batch_id > {{ watermark() }}
-            or nullif(trim({{ key_column }}), '') in (
-                select nullif(trim(new_rows.{{ key_column }}), '')
-                from {{ source('landing', entity) }} as new_rows
-                where new_rows._batch_id > {{ watermark() }}
-            )
+        where _batch_id > {{ watermark() }}
+        union all
+        select earlier_deliveries.*
+        from {{ source('landing', entity) }} as earlier_deliveries
+        where {{ landing_rows_located('earlier_deliveries', source('landing', entity),
+            "located._batch_id <= " ~ watermark() ~ " and located._ingest_seq in ("
+            ~ "select classified._ingest_seq from " ~ this ~ " as classified"
+            ~ " where classified." ~ key_column ~ " in ("
+            ~ "select nullif(trim(new_rows." ~ key_column ~ "), '') from " ~ source('landing', entity)
+            ~ " as new_rows where new_rows._batch_id > " ~ watermark() ~ "))") }}
     {% endif %}
+{%- endmacro %}
+
+{#- A filter on `alias` (a scan of `relation`) that keeps the rows matching `condition`, a
+    condition on the same relation aliased `located`. DuckDB: located by rowid, so only
+    the few matching rows' columns are read (a semi-join on any other column reads every
+    column of every row first); elsewhere the condition itself. -#}
+{% macro landing_rows_located(alias, relation, condition) -%}
+    {{ return(adapter.dispatch('landing_rows_located', 'leadscore')(alias, relation, condition)) }}
+{%- endmacro %}
+
+{% macro default__landing_rows_located(alias, relation, condition) -%}
+    {{ alias }}.rowid in (select located.rowid from {{ relation }} as located where {{ condition }})
+{%- endmacro %}
+
+{% macro spark__landing_rows_located(alias, relation, condition) -%}
+    {{ alias }}._ingest_seq in (select located._ingest_seq from {{ relation }} as located where {{ condition }})
 {%- endmacro %}
 
 {#- The newest landing batch of an entity: the stamp of the rows written by this run. -#}

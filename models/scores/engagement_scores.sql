@@ -10,9 +10,25 @@ spine as (
 
 ),
 
-raw_signals as (
+-- the int_lead_signals_as_of view is read once per use, each with its own filter (a CTE
+-- read twice is materialised whole, and no filter reaches the view's scan)
+session_signal_days as (
 
     select * from {{ ref('int_lead_signals_as_of') }}
+    where
+        signal_type = 'session'
+        and activity_date >= {{ as_of_date_minus([
+            var('short_window_days'), var('medium_window_days'), var('long_window_days')] | max) }}
+
+),
+
+email_signal_days as (
+
+    select * from {{ ref('int_lead_signals_as_of') }}
+    where
+        signal_type = 'event_type'
+        and signal_key in ('email_open', 'email_click')
+        and activity_date >= {{ as_of_date_minus(var('medium_window_days')) }}
 
 ),
 
@@ -40,8 +56,7 @@ sessions_per_day as (
         lead_id,
         activity_date,
         count(*) as n_sessions
-    from raw_signals
-    where signal_type = 'session'
+    from session_signal_days
     group by lead_id, activity_date
 
 ),
@@ -67,8 +82,7 @@ email as (
         lead_id,
         {{ sum_last_days("signal_key = 'email_open'", 'n_events', var('medium_window_days')) }} as email_opens_medium,
         {{ sum_last_days("signal_key = 'email_click'", 'n_events', var('medium_window_days')) }} as email_clicks_medium
-    from raw_signals
-    where signal_type = 'event_type'
+    from email_signal_days
     group by lead_id
 
 ),

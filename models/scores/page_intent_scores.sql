@@ -10,9 +10,22 @@ spine as (
 
 ),
 
-raw_signals as (
+-- the int_lead_signals_as_of view is read once per use, each with its own filter (a CTE
+-- read twice is materialised whole, and no filter reaches the view's scan)
+page_signal_days as (
 
     select * from {{ ref('int_lead_signals_as_of') }}
+    where
+        (signal_type = 'page_type' or (signal_type = 'event_type' and signal_key = 'search'))
+        and activity_date >= {{ as_of_date_minus([
+            var('medium_window_days'), var('local_intent_days'), var('long_window_days')] | max) }}
+
+),
+
+store_signal_days as (
+
+    select * from {{ ref('int_lead_signals_as_of') }}
+    where signal_type = 'store' and activity_date >= {{ decay_anchor_date() }}
 
 ),
 
@@ -51,7 +64,7 @@ pages as (
             "signal_type = 'page_type' and signal_key in (select negative.key_pattern from negative_page_types as negative)",
             'n_events', var('long_window_days')
         ) }} as negative_page_views_long
-    from raw_signals
+    from page_signal_days
     group by lead_id
 
 ),
@@ -85,8 +98,7 @@ store_views as (
             signal_key as store_id,
             n_events as n_views,
             last_at as last_viewed_at
-        from raw_signals
-        where signal_type = 'store' and activity_date >= {{ decay_anchor_date() }}
+        from store_signal_days
     ) as combined
     group by lead_id, store_id
 

@@ -9,9 +9,13 @@ spine as (
 
 ),
 
-raw_signals as (
+cart_signal_days as (
 
     select * from {{ ref('int_lead_signals_as_of') }}
+    where
+        signal_type = 'event_type'
+        and signal_key in ('add_to_cart', 'checkout_started')
+        and activity_date >= {{ as_of_date_minus(var('medium_window_days')) }}
 
 ),
 
@@ -45,8 +49,7 @@ cart_activity as (
         lead_id,
         {{ sum_last_days("signal_key = 'add_to_cart'", 'n_events', var('medium_window_days')) }} as cart_adds_medium,
         {{ sum_last_days("signal_key = 'checkout_started'", 'n_events', var('medium_window_days')) }} as checkouts_started_medium
-    from raw_signals
-    where signal_type = 'event_type'
+    from cart_signal_days
     group by lead_id
 
 ),

@@ -11,10 +11,23 @@
 --   order_count/completed_orders              - orders so far (priced by rules/repeat_purchase_points)
 with
 
-signals as (
+-- Each CTE below reads the int_lead_signals_as_of view with its own filter: a CTE read
+-- twice is materialised whole by DuckDB, so no filter would reach the view's scan.
+event_signal_days as (
 
     select * from {{ ref('int_lead_signals_as_of') }}
-    where activity_date >= {{ decay_anchor_date() }}
+    where
+        activity_date >= {{ decay_anchor_date() }}
+        and signal_type in ('event_type', 'page_type', 'category', 'search')
+
+),
+
+session_signal_days as (
+
+    select * from {{ ref('int_lead_signals_as_of') }}
+    where
+        activity_date >= {{ decay_anchor_date() }}
+        and signal_type = 'session'
 
 ),
 
@@ -44,8 +57,7 @@ event_signals as (
         signal_type,
         signal_key,
         cast(n_events as {{ dbt.type_float() }}) as units
-    from signals
-    where signal_type in ('event_type', 'page_type', 'category', 'search')
+    from event_signal_days
 
 ),
 
@@ -55,8 +67,7 @@ sessions_per_day as (
         lead_id,
         activity_date,
         count(*) as n_sessions
-    from signals
-    where signal_type = 'session'
+    from session_signal_days
     group by lead_id, activity_date
 
 ),
