@@ -1,49 +1,31 @@
 {#- Building blocks of the scores. Every number they use comes from a seed or a var. -#}
 
-{#- Per-lead, per-day signal counts from events: the compact aggregate the scores read.
-    One scan of the events, fanned out over the signal kinds, then grouped.
-    Signal kinds: event_type, page_type, category, product (product views), search
-    (normalised terms), store (store-hours pages), session (web sessions). -#}
-{% macro lead_signals_from_events(events_relation, where_clause='1 = 1') -%}
-    select
-        lead_id,
-        activity_date,
-        identity_linked_at,
-        signal_type,
-        signal_key,
-        count(*) as n_events,
-        min(occurred_at) as first_at,
-        max(occurred_at) as last_at
-    from (
-        select
-            events.resolved_lead_id as lead_id,
-            cast(events.occurred_at as date) as activity_date,
-            events.identity_linked_at,
-            events.occurred_at,
-            kinds.signal_type,
-            case kinds.signal_type
-                when 'event_type' then events.event_type
-                when 'page_type' then events.page_type
-                when 'category' then events.product_category
-                when 'product' then case when events.event_type = 'product_view' then events.product_id end
-                when 'search' then case when events.event_type = 'search' then lower(trim(events.search_query)) end
-                when 'store' then events.store_id
-                when 'session' then events.session_id
-            end as signal_key
-        from {{ events_relation }} as events
-        cross join (
-            select 'event_type' as signal_type
-            union all select 'page_type'
-            union all select 'category'
-            union all select 'product'
-            union all select 'search'
-            union all select 'store'
-            union all select 'session'
-        ) as kinds
-        where events.resolved_lead_id is not null and ({{ where_clause }})
-    ) as fanned_out
-    where signal_key is not null
-    group by lead_id, activity_date, identity_linked_at, signal_type, signal_key
+{#- The signal kinds an event of a known lead is counted under, one row each (a select
+    to cross join with the events): event_type, page_type, category, product (product
+    views), search (normalised terms), store (store-hours pages), session (web sessions).
+    int_lead_daily_signals and int_lead_signals_as_of fan events out over them. -#}
+{% macro signal_kinds() -%}
+    select 'event_type' as signal_type
+    union all select 'page_type'
+    union all select 'category'
+    union all select 'product'
+    union all select 'search'
+    union all select 'store'
+    union all select 'session'
+{%- endmacro %}
+
+{#- The key an event (`events`: an alias of int_events_sessionized) is counted under for
+    the signal kind `kind` (a column of signal_kinds()); null = not counted. -#}
+{% macro signal_key_of(events, kind) -%}
+    case {{ kind }}
+        when 'event_type' then {{ events }}.event_type
+        when 'page_type' then {{ events }}.page_type
+        when 'category' then {{ events }}.product_category
+        when 'product' then case when {{ events }}.event_type = 'product_view' then {{ events }}.product_id end
+        when 'search' then case when {{ events }}.event_type = 'search' then lower(trim({{ events }}.search_query)) end
+        when 'store' then {{ events }}.store_id
+        when 'session' then {{ events }}.session_id
+    end
 {%- endmacro %}
 
 {#- raw points -> 0..100: 'linear' maps [0, max] onto [0, 100]; 'saturating' is

@@ -12,8 +12,13 @@ state as (
 
 recent as (
 
+    -- event types and sessions only: every staged event has an event type (not null in
+    -- stg_landing__events), so a day with any signal has an event-type row, and the
+    -- other signal types (pages, products, categories, ...) add nothing to these maxima
     select * from {{ ref('int_lead_signals_as_of') }}
-    where activity_date >= {{ decay_anchor_date() }}
+    where
+        activity_date >= {{ decay_anchor_date() }}
+        and signal_type in ('event_type', 'session')
 
 ),
 

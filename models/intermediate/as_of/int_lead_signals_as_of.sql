@@ -28,21 +28,34 @@ whole_days as (
 
 ),
 
+signal_kinds as (
+
+    {{ signal_kinds() }}
+
+),
+
 as_of_day as (
 
-    {{ lead_signals_from_events(
-        ref('int_events_sessionized'),
-        "events.occurred_at >= cast(" ~ as_of_date() ~ " as " ~ dbt.type_timestamp() ~ ")"
-        ~ " and events.occurred_at < " ~ as_of()
-        ~ " and (events.identity_linked_at is null or events.identity_linked_at < " ~ as_of() ~ ")"
-    ) }}
+    -- the events of the as_of day before as_of, one row per signal kind each counts under
+    -- (int_lead_daily_signals' fan-out; `final` counts them)
+    select
+        events.resolved_lead_id as lead_id,
+        cast(events.occurred_at as date) as activity_date,
+        kinds.signal_type,
+        {{ signal_key_of('events', 'kinds.signal_type') }} as signal_key,
+        events.occurred_at
+    from {{ ref('int_events_sessionized') }} as events
+    cross join signal_kinds as kinds
+    where
+        events.resolved_lead_id is not null
+        and events.occurred_at >= cast({{ as_of_date() }} as {{ dbt.type_timestamp() }})
+        and events.occurred_at < {{ as_of() }}
+        and (events.identity_linked_at is null or events.identity_linked_at < {{ as_of() }})
 
 ),
 
 unioned as (
 
-    select * from whole_days
-    union all
     select
         lead_id,
         activity_date,
@@ -51,7 +64,18 @@ unioned as (
         n_events,
         first_at,
         last_at
+    from whole_days
+    union all
+    select
+        lead_id,
+        activity_date,
+        signal_type,
+        signal_key,
+        cast(1 as {{ dbt.type_bigint() }}) as n_events,
+        occurred_at as first_at,
+        occurred_at as last_at
     from as_of_day
+    where signal_key is not null
 
 ),
 

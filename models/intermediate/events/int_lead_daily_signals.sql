@@ -54,9 +54,42 @@ events as (
     ),
 {% endif %}
 
+signal_kinds as (
+
+    {{ signal_kinds() }}
+
+),
+
+fanned_out as (
+
+    -- one row per event and signal kind it counts under (one scan of the events)
+    select
+        events.resolved_lead_id as lead_id,
+        cast(events.occurred_at as date) as activity_date,
+        events.identity_linked_at,
+        events.occurred_at,
+        kinds.signal_type,
+        {{ signal_key_of('events', 'kinds.signal_type') }} as signal_key
+    from events
+    cross join signal_kinds as kinds
+    where events.resolved_lead_id is not null
+
+),
+
 signals as (
 
-    {{ lead_signals_from_events('events') }}
+    select
+        lead_id,
+        activity_date,
+        identity_linked_at,
+        signal_type,
+        signal_key,
+        count(*) as n_events,
+        min(occurred_at) as first_at,
+        max(occurred_at) as last_at
+    from fanned_out
+    where signal_key is not null
+    group by lead_id, activity_date, identity_linked_at, signal_type, signal_key
 
 ),
 
